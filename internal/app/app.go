@@ -1,0 +1,157 @@
+// Package app is ekstoken's composition root and command line. Run receives
+// the whole operating-system boundary (arguments, environment, streams,
+// clock, home directory) and builds the cobra tree for that one run: no
+// package-level commands, no init(), no os.Exit below main.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// Env is everything ekstoken takes from the machine.
+type Env struct {
+	Args    []string // without the program name
+	Getenv  func(string) string
+	Stdin   io.Reader
+	Stdout  io.Writer
+	Stderr  io.Writer
+	Now     func() time.Time
+	Home    string // "" when it cannot be found
+	Version string
+	// IsTerminal reports whether stdin is a terminal a person can type at.
+	IsTerminal func() bool
+}
+
+// Run executes one command line and returns the process exit code.
+func Run(ctx context.Context, env Env) int {
+	root := newRoot(&env)
+	root.SetArgs(env.Args)
+	root.SetIn(env.Stdin)
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	if err := root.ExecuteContext(ctx); err != nil {
+		// The one place errors are printed.
+		fmt.Fprintf(env.Stderr, "ekstoken: %v\n", err)
+		var u usageError
+		if errors.As(err, &u) {
+			fmt.Fprintf(env.Stderr, "Run '%s --help' for usage.\n", u.cmd)
+		}
+		return 1
+	}
+	return 0
+}
+
+// globalOptions are the aws CLI's global flags that ekstoken shares, so
+// `ekstoken --region R eks get-token ...` parses like `aws`.
+type globalOptions struct {
+	region   string
+	profile  string
+	debug    bool
+	cacheDir string
+}
+
+func newRoot(env *Env) *cobra.Command {
+	g := &globalOptions{}
+	root := &cobra.Command{
+		Use:   "ekstoken",
+		Short: "Fast, cached EKS credentials for kubectl",
+		Long: "ekstoken signs the bearer token that Amazon EKS expects, caches it safely, and prints it as\n" +
+			"the ExecCredential that kubectl reads. Put it in your kubeconfig in place of `aws eks get-token`.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{cmd: c.CommandPath(), err: err}
+	})
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.region, "region", "", "AWS region of the cluster (default: AWS_REGION, AWS_DEFAULT_REGION, then the profile's region)")
+	pf.StringVar(&g.profile, "profile", "", "AWS profile (default: AWS_PROFILE, AWS_DEFAULT_PROFILE, then default)")
+	pf.BoolVar(&g.debug, "debug", false, "explain on stderr what happens (also EKSTOKEN_DEBUG=1 or EKS_TOKEN_DEBUG=1)")
+	pf.StringVar(&g.cacheDir, "cache-dir", "", "cache directory (default: EKSTOKEN_CACHE_DIR, $KUBECACHEDIR/ekstoken, ~/.kube/cache/ekstoken)")
+
+	eks := &cobra.Command{Use: "eks", Short: "Drop-in for the aws CLI's `eks` commands", Args: noArgs}
+	eks.AddCommand(newTokenCommand(env, g, "get-token", true))
+	root.AddCommand(newTokenCommand(env, g, "token", false), eks, newVersionCommand(env))
+	return root
+}
+
+func (g *globalOptions) logger(env *Env) *slog.Logger {
+	if !g.debug && env.Getenv("EKSTOKEN_DEBUG") != "1" && env.Getenv("EKS_TOKEN_DEBUG") != "1" {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{
+		Level: slog.LevelDebug,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+}
+
+// resolveCacheDir picks the cache directory: flag, EKSTOKEN_CACHE_DIR,
+// $KUBECACHEDIR/ekstoken (the convention of kubectl and kubelogin), then
+// ~/.kube/cache/ekstoken.
+func (g *globalOptions) resolveCacheDir(env *Env) (string, error) {
+	switch {
+	case g.cacheDir != "":
+		return g.cacheDir, nil
+	case env.Getenv("EKSTOKEN_CACHE_DIR") != "":
+		return env.Getenv("EKSTOKEN_CACHE_DIR"), nil
+	case env.Getenv("KUBECACHEDIR") != "":
+		return filepath.Join(env.Getenv("KUBECACHEDIR"), "ekstoken"), nil
+	case env.Home != "":
+		return filepath.Join(env.Home, ".kube", "cache", "ekstoken"), nil
+	}
+	return "", errors.New("no home directory to keep the cache in: pass --cache-dir or set EKSTOKEN_CACHE_DIR")
+}
+
+// usageError is a command-line mistake; Run adds a pointer to --help.
+type usageError struct {
+	cmd string
+	err error
+}
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+func noArgs(c *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError{cmd: c.CommandPath(), err: fmt.Errorf("unexpected argument %q", args[0])}
+	}
+	return nil
+}
+
+func newVersionCommand(env *Env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version of ekstoken",
+		Args:  noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			v := env.Version
+			if v == "" || v == "dev" {
+				// `go install ...@vX` builds carry their module version.
+				if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+					v = bi.Main.Version
+				}
+			}
+			if v == "" {
+				v = "dev"
+			}
+			_, err := fmt.Fprintf(c.OutOrStdout(), "ekstoken %s (%s %s/%s)\n", strings.TrimSpace(v), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			return err
+		},
+	}
+}

@@ -1,0 +1,170 @@
+// Package awsauth resolves AWS credentials the way the aws CLI does, through
+// aws-sdk-go-v2's config loader: flags, then the environment, then the shared
+// config and credentials files, with every source the SDK supports (static
+// keys, role_arn with source_profile or credential_source, SSO,
+// credential_process, web identity, container credentials, IMDS). It turns
+// the SDK's failures into messages that say what to do next.
+package awsauth
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+)
+
+// DefaultSessionName is the role session name `aws eks get-token --role-arn`
+// uses (token-spec.md §1.3); audit logs show it.
+const DefaultSessionName = "EKSGetTokenAuth"
+
+// Options are the inputs that choose an identity.
+type Options struct {
+	Region  string // --region; "" lets the SDK look in the env and profile
+	Profile string // --profile; "" lets the SDK use AWS_PROFILE or default
+	// RoleARN, when set, is assumed from the resolved base credentials.
+	RoleARN     string
+	SessionName string
+	ExternalID  string
+	// MFACode, when not nil, is asked for the code of an mfa_serial device.
+	// When nil, a profile with mfa_serial fails with a message instead.
+	MFACode func(serial string) (string, error)
+	// ExpiryWindow refreshes expiring credentials this early.
+	ExpiryWindow time.Duration
+	// EffectiveProfile, ConfigFile and CredentialsFile name, for messages,
+	// the profile in use (flag, AWS_PROFILE, AWS_DEFAULT_PROFILE or
+	// "default") and the shared files it is read from.
+	EffectiveProfile            string
+	ConfigFile, CredentialsFile string
+}
+
+// Result is a usable configuration and the credentials it resolved.
+type Result struct {
+	Config      aws.Config
+	Credentials aws.Credentials
+}
+
+// Resolve loads the configuration and retrieves credentials.
+func Resolve(ctx context.Context, o Options) (Result, error) {
+	opts := []func(*config.LoadOptions) error{
+		config.WithCredentialsCacheOptions(func(c *aws.CredentialsCacheOptions) { c.ExpiryWindow = o.ExpiryWindow }),
+		config.WithAssumeRoleCredentialOptions(func(a *stscreds.AssumeRoleOptions) {
+			if o.MFACode != nil {
+				a.TokenProvider = func() (string, error) { return o.MFACode(aws.ToString(a.SerialNumber)) }
+			}
+		}),
+	}
+	if o.Region != "" {
+		opts = append(opts, config.WithRegion(o.Region))
+	}
+	if o.Profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(o.Profile))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return Result{}, o.explain(err)
+	}
+	if cfg.Region == "" {
+		return Result{}, fmt.Errorf("no AWS region: pass --region, set AWS_REGION, or add `region = ...` to profile %q in %s", o.profileName(), o.ConfigFile)
+	}
+	if o.RoleARN != "" {
+		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), o.RoleARN,
+			func(a *stscreds.AssumeRoleOptions) {
+				a.RoleSessionName = o.SessionName
+				if a.RoleSessionName == "" {
+					a.RoleSessionName = DefaultSessionName
+				}
+				if o.ExternalID != "" {
+					a.ExternalID = aws.String(o.ExternalID)
+				}
+			}), func(c *aws.CredentialsCacheOptions) { c.ExpiryWindow = o.ExpiryWindow })
+	}
+	creds, err := cfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		return Result{}, o.explain(err)
+	}
+	return Result{Config: cfg, Credentials: creds}, nil
+}
+
+func (o Options) profileName() string {
+	if o.EffectiveProfile != "" {
+		return o.EffectiveProfile
+	}
+	return "default"
+}
+
+// explain turns the SDK's errors into ones a person can act on.
+func (o Options) explain(err error) error {
+	profile := o.profileName()
+	var notExist config.SharedConfigProfileNotExistError
+	if errors.As(err, &notExist) {
+		have := Profiles(o.ConfigFile, o.CredentialsFile)
+		list := "none"
+		if len(have) > 0 {
+			list = strings.Join(have, ", ")
+		}
+		return fmt.Errorf("AWS profile %q not found in %s or %s (profiles there: %s); pass --profile or set AWS_PROFILE to one of them",
+			profile, o.ConfigFile, o.CredentialsFile, list)
+	}
+	var noMFA config.AssumeRoleTokenProviderNotSetError
+	if errors.As(err, &noMFA) || strings.Contains(err.Error(), "AssumeRoleTokenProviderNotSetError") {
+		return fmt.Errorf("profile %q needs an MFA code, and kubectl gave ekstoken no terminal to ask on: set `interactiveMode: IfAvailable` in the kubeconfig user, or run `ekstoken token` once in a terminal: %w", profile, err)
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "SSO") || strings.Contains(msg, "sso"):
+		return fmt.Errorf("the SSO session of profile %q is missing or expired: run `aws sso login --profile %s`: %w", profile, profile, err)
+	case strings.Contains(msg, "no EC2 IMDS role found") || strings.Contains(msg, "IMDS") || strings.Contains(msg, "ec2imds"):
+		return fmt.Errorf("no AWS credentials found: tried the environment (AWS_ACCESS_KEY_ID), web identity (AWS_WEB_IDENTITY_TOKEN_FILE), "+
+			"profile %q in %s and %s, container credentials and EC2 instance metadata; run `aws configure`, `aws sso login`, or set AWS_PROFILE: %w",
+			profile, o.ConfigFile, o.CredentialsFile, err)
+	case o.RoleARN != "" && strings.Contains(msg, "AccessDenied"):
+		return fmt.Errorf("cannot assume role %s with the credentials of profile %q: %w", o.RoleARN, profile, err)
+	}
+	return fmt.Errorf("get AWS credentials for profile %q: %w", profile, err)
+}
+
+// Profiles lists the profile names defined in the shared config and
+// credentials files, sorted, for messages.
+func Profiles(configFile, credentialsFile string) []string {
+	var names []string
+	for _, f := range []struct {
+		path   string
+		config bool
+	}{{configFile, true}, {credentialsFile, false}} {
+		file, err := os.Open(filepath.Clean(f.path))
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(file)
+		for sc.Scan() {
+			line := strings.TrimSpace(sc.Text())
+			if !strings.HasPrefix(line, "[") || !strings.HasSuffix(line, "]") {
+				continue
+			}
+			name := strings.TrimSpace(line[1 : len(line)-1])
+			if f.config {
+				// In the config file only [default] and [profile x] are
+				// profiles; [sso-session x] and [services x] are not.
+				if rest, ok := strings.CutPrefix(name, "profile "); ok {
+					name = strings.TrimSpace(rest)
+				} else if name != "default" {
+					continue
+				}
+			}
+			names = append(names, name)
+		}
+		file.Close()
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}

@@ -1,0 +1,80 @@
+package gettoken
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/ekstoken/ekstoken/internal/token"
+)
+
+// entryFormat marks ekstoken's token entries; anything else in the cache
+// directory is foreign and read as a miss.
+const entryFormat = "ekstoken/token/v1"
+
+// maxFutureSkew is how far in the future a cached token's signing time may
+// be before the entry is distrusted. More than that means the clock was set
+// back since it was signed; STS judges such a token by a clock we no longer
+// agree with, so ekstoken signs a new one.
+const maxFutureSkew = time.Minute
+
+// Entry is one cached token. Only the token is secret; the rest is metadata
+// for `ekstoken status`, never a secret key.
+type Entry struct {
+	Format string `json:"format"`
+	Token  string `json:"token"`
+	// CredentialsExpire is when the signing credentials expire, zero when
+	// they do not (long-term keys). The token dies with them
+	// (aws-iam-authenticator #401, #590).
+	CredentialsExpire time.Time `json:"credentialsExpire,omitzero"`
+
+	Cluster          string `json:"cluster"`
+	Region           string `json:"region"`
+	Profile          string `json:"profile,omitempty"`
+	RoleARN          string `json:"roleArn,omitempty"`
+	AccessKeyID      string `json:"accessKeyId"`
+	CredentialSource string `json:"credentialSource,omitempty"`
+}
+
+// Lifetime is when an entry's token stops working, and why.
+type Lifetime struct {
+	SignedAt time.Time
+	// End is min(signing time + 15 min, credential expiry): STS refuses the
+	// token after either.
+	End time.Time
+	// CappedByCredentials says the credentials, not STS, set End.
+	CappedByCredentials bool
+}
+
+// Lifetime reads the signing time from the token itself, never from a
+// stored field, so a tampered or foreign entry cannot extend it.
+func (e Entry) Lifetime() (Lifetime, error) {
+	if e.Format != entryFormat {
+		return Lifetime{}, fmt.Errorf("unknown entry format %q", e.Format)
+	}
+	c, err := token.Parse(e.Token)
+	if err != nil {
+		return Lifetime{}, err
+	}
+	l := Lifetime{SignedAt: c.SignedAt, End: c.Expires()}
+	if !e.CredentialsExpire.IsZero() && e.CredentialsExpire.Before(l.End) {
+		l.End, l.CappedByCredentials = e.CredentialsExpire, true
+	}
+	return l, nil
+}
+
+// ServeUntil is the expiry ekstoken reports to kubectl and the moment it
+// stops serving the token from cache: the end of its life less the margin.
+// With the default margin of 60 s this is signing time + 14 min, what the aws
+// CLI reports.
+func (l Lifetime) ServeUntil(margin time.Duration) time.Time { return l.End.Add(-margin) }
+
+// Fresh says whether a cached token may be served at now.
+func (l Lifetime) Fresh(now time.Time, margin time.Duration) (bool, string) {
+	switch {
+	case l.SignedAt.After(now.Add(maxFutureSkew)):
+		return false, fmt.Sprintf("signed %s in the future: the clock moved back", l.SignedAt.Sub(now).Round(time.Second))
+	case !now.Before(l.ServeUntil(margin)):
+		return false, "expired"
+	}
+	return true, ""
+}
