@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/ekstoken/ekstoken/internal/app"
+	// A cache hit is answered in this package's init, before the AWS SDK
+	// initializes; see its package comment.
+	_ "github.com/ekstoken/ekstoken/internal/fastpath"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".

@@ -10,12 +10,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
 	"time"
 
+	"github.com/ekstoken/ekstoken/internal/debuglog"
+	"github.com/ekstoken/ekstoken/internal/gettoken"
+	"github.com/ekstoken/ekstoken/internal/tokencache"
 	"github.com/spf13/cobra"
 )
 
@@ -31,6 +33,9 @@ type Env struct {
 	Version string
 	// IsTerminal reports whether stdin is a terminal a person can type at.
 	IsTerminal func() bool
+	// GetToken runs the token use case; nil means gettoken.Run. Tests
+	// replace it to see what the command line parsed into.
+	GetToken func(context.Context, gettoken.Env, gettoken.Input) error
 }
 
 // Run executes one command line and returns the process exit code.
@@ -87,33 +92,17 @@ func newRoot(env *Env) *cobra.Command {
 }
 
 func (g *globalOptions) logger(env *Env) *slog.Logger {
-	if !g.debug && env.Getenv("EKSTOKEN_DEBUG") != "1" && env.Getenv("EKS_TOKEN_DEBUG") != "1" {
-		return slog.New(slog.DiscardHandler)
-	}
-	return slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{
-		Level: slog.LevelDebug,
-		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-			if len(groups) == 0 && a.Key == slog.TimeKey {
-				return slog.Attr{}
-			}
-			return a
-		},
-	}))
+	return debuglog.New(env.Stderr, g.debug || debuglog.Enabled(env.Getenv))
 }
 
-// resolveCacheDir picks the cache directory: flag, EKSTOKEN_CACHE_DIR,
-// $KUBECACHEDIR/ekstoken (the convention of kubectl and kubelogin), then
-// ~/.kube/cache/ekstoken.
+// resolveCacheDir picks the cache directory: --cache-dir, else
+// tokencache.DefaultDir.
 func (g *globalOptions) resolveCacheDir(env *Env) (string, error) {
-	switch {
-	case g.cacheDir != "":
+	if g.cacheDir != "" {
 		return g.cacheDir, nil
-	case env.Getenv("EKSTOKEN_CACHE_DIR") != "":
-		return env.Getenv("EKSTOKEN_CACHE_DIR"), nil
-	case env.Getenv("KUBECACHEDIR") != "":
-		return filepath.Join(env.Getenv("KUBECACHEDIR"), "ekstoken"), nil
-	case env.Home != "":
-		return filepath.Join(env.Home, ".kube", "cache", "ekstoken"), nil
+	}
+	if dir := tokencache.DefaultDir(env.Getenv, env.Home); dir != "" {
+		return dir, nil
 	}
 	return "", errors.New("no home directory to keep the cache in: pass --cache-dir or set EKSTOKEN_CACHE_DIR")
 }

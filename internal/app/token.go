@@ -8,6 +8,7 @@ import (
 	"github.com/ekstoken/ekstoken/internal/awsauth"
 	"github.com/ekstoken/ekstoken/internal/cache"
 	"github.com/ekstoken/ekstoken/internal/gettoken"
+	"github.com/ekstoken/ekstoken/internal/tokencache"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -30,11 +31,11 @@ func (o *tokenOptions) addFlags(f *pflag.FlagSet, dropIn bool) {
 	f.StringVar(&o.in.RoleARN, "role-arn", "", "IAM role to assume for signing")
 	f.StringVar(&o.in.RoleARN, "role", "", "alias of --role-arn, as `aws eks update-kubeconfig` writes it")
 	_ = f.MarkHidden("role")
-	f.StringVar(&o.in.SessionName, "session-name", awsauth.DefaultSessionName, "role session name with --role-arn")
+	f.StringVar(&o.in.SessionName, "session-name", tokencache.DefaultSessionName, "role session name with --role-arn")
 	f.StringVar(&o.in.ExternalID, "external-id", "", "external ID with --role-arn")
 	f.BoolVar(&o.in.NoCache, "no-cache", false, "neither read nor write the token cache")
 	f.BoolVar(&o.in.ForceRefresh, "force-refresh", false, "sign a new token even if a cached one is fresh, and cache it")
-	f.DurationVar(&o.in.Margin, "refresh-margin", time.Minute, "stop serving a token this long before it expires")
+	f.DurationVar(&o.in.Margin, "refresh-margin", tokencache.DefaultMargin, "stop serving a token this long before it expires")
 	f.StringVar(&o.output, "output", "json", "output format; json is the only one (accepted for aws CLI compatibility)")
 	if !dropIn {
 		_ = f.MarkHidden("output")
@@ -72,7 +73,7 @@ func (o *tokenOptions) validate(c *cobra.Command) error {
 		return usageError{cmd: c.CommandPath(), err: errors.New("--cluster-name and --cluster-id cannot be used together: --cluster-id is for local clusters on AWS Outposts")}
 	case o.output != "json":
 		return usageError{cmd: c.CommandPath(), err: fmt.Errorf("--output %q: only json is supported", o.output)}
-	case o.in.Margin < 0 || o.in.Margin >= 14*time.Minute:
+	case o.in.Margin < 0 || o.in.Margin >= tokencache.MaxMargin:
 		return usageError{cmd: c.CommandPath(), err: fmt.Errorf("--refresh-margin %v: must be between 0s and 14m", o.in.Margin)}
 	}
 	return nil
@@ -95,5 +96,9 @@ func (o *tokenOptions) run(c *cobra.Command, env *Env) error {
 			genv.Store = &cache.Store{Dir: dir}
 		}
 	}
-	return gettoken.Run(c.Context(), genv, o.in)
+	run := env.GetToken
+	if run == nil {
+		run = gettoken.Run
+	}
+	return run(c.Context(), genv, o.in)
 }

@@ -21,11 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/ekstoken/ekstoken/internal/tokencache"
 )
-
-// DefaultSessionName is the role session name `aws eks get-token --role-arn`
-// uses (token-spec.md §1.3); audit logs show it.
-const DefaultSessionName = "EKSGetTokenAuth"
 
 // Options are the inputs that choose an identity.
 type Options struct {
@@ -81,7 +78,7 @@ func Resolve(ctx context.Context, o Options) (Result, error) {
 			func(a *stscreds.AssumeRoleOptions) {
 				a.RoleSessionName = o.SessionName
 				if a.RoleSessionName == "" {
-					a.RoleSessionName = DefaultSessionName
+					a.RoleSessionName = tokencache.DefaultSessionName
 				}
 				if o.ExternalID != "" {
 					a.ExternalID = aws.String(o.ExternalID)

@@ -6,29 +6,22 @@ package gettoken
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/ekstoken/ekstoken/internal/awsauth"
 	"github.com/ekstoken/ekstoken/internal/cache"
 	"github.com/ekstoken/ekstoken/internal/execcred"
-	"github.com/ekstoken/ekstoken/internal/token"
+	"github.com/ekstoken/ekstoken/internal/signer"
+	"github.com/ekstoken/ekstoken/internal/tokencache"
 )
 
 // Input is what the command line asked for.
 type Input struct {
-	ClusterName string
-	ClusterID   string // Outposts local clusters; exclusive with ClusterName
-	Region      string
-	Profile     string
-	RoleARN     string
-	SessionName string
-	ExternalID  string
+	tokencache.Request
 
 	NoCache      bool
 	ForceRefresh bool
@@ -61,11 +54,11 @@ func Run(ctx context.Context, env Env, in Input) error {
 	if info.Warning != "" {
 		fmt.Fprintln(env.Stderr, info.Warning)
 	}
-	id := env.identity(in)
-	name := id.name()
+	id := tokencache.NewIdentity(in.Request, env.Getenv, env.Home)
+	name := id.Name()
 
 	if env.Store != nil && !in.ForceRefresh {
-		if c, ok := env.lookup(name, in.Margin); ok {
+		if c, ok := env.lookup(*env.Store, name, in.Margin); ok {
 			env.Log.Debug("cache hit", "remaining", c.Expiration.Sub(env.Now()).Round(time.Second), "file", env.Store.Path(name), "took", env.Now().Sub(start))
 			return execcred.Write(env.Stdout, info.APIVersion, c)
 		}
@@ -78,7 +71,7 @@ func Run(ctx context.Context, env Env, in Input) error {
 			env.Log.Debug("refreshing without the lock", "err", err)
 		} else {
 			defer unlock()
-			if c, ok := env.lookup(name, in.Margin); ok {
+			if c, ok := env.lookup(*env.Store, name, in.Margin); ok {
 				env.Log.Debug("cache hit after waiting for another refresh", "took", env.Now().Sub(start))
 				return execcred.Write(env.Stdout, info.APIVersion, c)
 			}
@@ -98,15 +91,13 @@ func Run(ctx context.Context, env Env, in Input) error {
 		"expires", expiresText(res.Credentials), "took", env.Now().Sub(start))
 
 	signedAt := env.Now().UTC().Truncate(time.Second)
-	tok, err := token.Sign(ctx, res.Config, res.Credentials, id.Cluster, signedAt)
+	tok, err := signer.Sign(ctx, res.Config, res.Credentials, id.Cluster, signedAt)
 	if err != nil {
 		return err
 	}
-	entry := Entry{
-		Format: entryFormat, Token: tok,
-		Cluster: id.Cluster, Region: res.Config.Region, Profile: id.Profile, RoleARN: in.RoleARN,
-		AccessKeyID: res.Credentials.AccessKeyID, CredentialSource: res.Credentials.Source,
-	}
+	entry := tokencache.NewEntry(tok)
+	entry.Cluster, entry.Region, entry.Profile, entry.RoleARN = id.Cluster, res.Config.Region, id.Profile, in.RoleARN
+	entry.AccessKeyID, entry.CredentialSource = res.Credentials.AccessKeyID, res.Credentials.Source
 	if res.Credentials.CanExpire {
 		entry.CredentialsExpire = res.Credentials.Expires.UTC()
 	}
@@ -131,67 +122,13 @@ func Run(ctx context.Context, env Env, in Input) error {
 	return execcred.Write(env.Stdout, info.APIVersion, cred)
 }
 
-// lookup returns the cached credential called name if it is fresh. Every
-// problem with the entry is a miss.
-func (env Env) lookup(name string, margin time.Duration) (execcred.Credential, bool) {
-	var e Entry
-	if err := env.Store.Read(name, &e); err != nil {
-		if errors.Is(err, cache.ErrNotFound) {
-			env.Log.Debug("cache miss", "reason", "no entry", "file", env.Store.Path(name))
-		} else {
-			env.Log.Debug("cache miss", "reason", err)
-		}
-		return execcred.Credential{}, false
+// lookup is tokencache.Lookup with the miss explained in the debug log.
+func (env Env) lookup(s cache.Store, name string, margin time.Duration) (execcred.Credential, bool) {
+	c, why, ok := tokencache.Lookup(s, name, env.Now(), margin)
+	if !ok {
+		env.Log.Debug("cache miss", "reason", why, "file", s.Path(name))
 	}
-	life, err := e.Lifetime()
-	if err != nil {
-		env.Log.Debug("cache miss", "reason", err)
-		return execcred.Credential{}, false
-	}
-	if ok, why := life.Fresh(env.Now(), margin); !ok {
-		env.Log.Debug("cache miss", "reason", why, "signedAt", life.SignedAt)
-		return execcred.Credential{}, false
-	}
-	return execcred.Credential{Token: e.Token, Expiration: life.ServeUntil(margin)}, true
-}
-
-// identity gathers the key inputs from flags, environment and file stamps,
-// resolving what the aws CLI would: flag, then AWS_REGION /
-// AWS_DEFAULT_REGION, AWS_PROFILE / AWS_DEFAULT_PROFILE. A region that only
-// the profile knows stays "", and the profile's name and file stamp stand in
-// for it.
-func (env Env) identity(in Input) identity {
-	id := identity{
-		Cluster: in.ClusterName, Region: in.Region, Profile: in.Profile, ProfileFlag: in.Profile != "",
-		RoleARN: in.RoleARN, SessionName: in.SessionName, ExternalID: in.ExternalID,
-		Env: map[string]string{},
-	}
-	if in.ClusterID != "" {
-		id.Cluster, id.ClusterIsID = in.ClusterID, true
-	}
-	id.Region = firstNonEmpty(in.Region, env.Getenv("AWS_REGION"), env.Getenv("AWS_DEFAULT_REGION"))
-	id.Profile = firstNonEmpty(in.Profile, env.Getenv("AWS_PROFILE"), env.Getenv("AWS_DEFAULT_PROFILE"), "default")
-	if !id.ProfileFlag {
-		// Environment keys beat AWS_PROFILE (token-spec.md §7.16).
-		id.AccessKeyID = firstNonEmpty(env.Getenv("AWS_ACCESS_KEY_ID"), env.Getenv("AWS_ACCESS_KEY"))
-	}
-	for _, k := range identityEnv {
-		if v := env.Getenv(k); v != "" {
-			id.Env[k] = v
-		}
-	}
-	id.Config = stamp(firstNonEmpty(env.Getenv("AWS_CONFIG_FILE"), filepath.Join(env.Home, ".aws", "config")))
-	id.Credentials = stamp(firstNonEmpty(env.Getenv("AWS_SHARED_CREDENTIALS_FILE"), filepath.Join(env.Home, ".aws", "credentials")))
-	return id
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
+	return c, ok
 }
 
 func expiresText(c aws.Credentials) string {

@@ -19,6 +19,7 @@ import (
 	"github.com/ekstoken/ekstoken/internal/cache"
 	"github.com/ekstoken/ekstoken/internal/execcred"
 	"github.com/ekstoken/ekstoken/internal/token"
+	"github.com/ekstoken/ekstoken/internal/tokencache"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -30,7 +31,7 @@ type clock struct {
 	now time.Time
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *clock) Set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
 
 // harness wires Run to a fake clock, a temp cache and a counting resolver.
@@ -241,7 +242,7 @@ func TestAPIVersionIsRebuiltNotReplayed(t *testing.T) {
 
 func TestEveryIdentityInputSplitsTheCache(t *testing.T) {
 	h := newHarness(t)
-	base := Input{ClusterName: "prod", Region: "eu-west-1"}
+	base := Input{Request: tokencache.Request{ClusterName: "prod", Region: "eu-west-1"}}
 	if _, _, err := h.run(base); err != nil {
 		t.Fatal(err)
 	}
@@ -251,13 +252,13 @@ func TestEveryIdentityInputSplitsTheCache(t *testing.T) {
 		env   map[string]string
 		touch string // a file to create, changing its stamp
 	}{
-		{"cluster", Input{ClusterName: "staging", Region: "eu-west-1"}, nil, ""},
-		{"cluster id", Input{ClusterID: "prod", Region: "eu-west-1"}, nil, ""},
-		{"region flag", Input{ClusterName: "prod", Region: "us-east-1"}, nil, ""},
-		{"AWS_REGION", Input{ClusterName: "prod"}, map[string]string{"AWS_REGION": "ap-east-1"}, ""},
-		{"profile flag", Input{ClusterName: "prod", Region: "eu-west-1", Profile: "dev"}, nil, ""},
+		{"cluster", Input{Request: tokencache.Request{ClusterName: "staging", Region: "eu-west-1"}}, nil, ""},
+		{"cluster id", Input{Request: tokencache.Request{ClusterID: "prod", Region: "eu-west-1"}}, nil, ""},
+		{"region flag", Input{Request: tokencache.Request{ClusterName: "prod", Region: "us-east-1"}}, nil, ""},
+		{"AWS_REGION", Input{Request: tokencache.Request{ClusterName: "prod"}}, map[string]string{"AWS_REGION": "ap-east-1"}, ""},
+		{"profile flag", Input{Request: tokencache.Request{ClusterName: "prod", Region: "eu-west-1", Profile: "dev"}}, nil, ""},
 		{"AWS_PROFILE", base, map[string]string{"AWS_PROFILE": "ops"}, ""},
-		{"role", Input{ClusterName: "prod", Region: "eu-west-1", RoleARN: "arn:aws:iam::1:role/r"}, nil, ""},
+		{"role", Input{Request: tokencache.Request{ClusterName: "prod", Region: "eu-west-1", RoleARN: "arn:aws:iam::1:role/r"}}, nil, ""},
 		{"env key ID", base, map[string]string{"AWS_ACCESS_KEY_ID": "AKIDOTHER"}, ""},
 		{"STS endpoint", base, map[string]string{"AWS_ENDPOINT_URL_STS": "https://127.0.0.1:1"}, ""},
 		{"config file path", base, map[string]string{"AWS_CONFIG_FILE": "/elsewhere/config"}, ""},
@@ -324,8 +325,8 @@ func TestBrokenEntriesAreMisses(t *testing.T) {
 			if n := h.resolves.Load(); n != 2 {
 				t.Errorf("resolved %d times, want a fresh token", n)
 			}
-			var e Entry
-			if err := h.store.Read(names[0], &e); err != nil || e.Format != entryFormat {
+			var e tokencache.Entry
+			if err := h.store.Read(names[0], &e); err != nil || e.Token == "" {
 				t.Errorf("entry not repaired: %v %+v", err, e)
 			}
 		})
@@ -389,7 +390,7 @@ func TestResolveErrorPrintsNothing(t *testing.T) {
 			return awsauth.Result{}, errors.New("no credentials")
 		},
 		LockTimeout: time.Second,
-	}, Input{ClusterName: "c", Margin: time.Minute})
+	}, Input{Request: tokencache.Request{ClusterName: "c"}, Margin: time.Minute})
 	if err == nil {
 		t.Fatal("want an error")
 	}
@@ -420,7 +421,7 @@ func TestParallelColdRunsResolveOnce(t *testing.T) {
 				Now: h.clock.Now, Getenv: func(string) string { return "" }, Home: "/nonexistent",
 				Stdout: &out, Stderr: io.Discard, Log: slog.New(slog.DiscardHandler),
 				Store: h.store, Resolve: resolve, LockTimeout: 10 * time.Second,
-			}, Input{ClusterName: "prod", Region: "eu-west-1", Margin: time.Minute})
+			}, Input{Request: tokencache.Request{ClusterName: "prod", Region: "eu-west-1"}, Margin: time.Minute})
 			if err != nil {
 				t.Error(err)
 				return

@@ -1,15 +1,37 @@
-package gettoken
+// Package tokencache decides which cache entry serves a token request and
+// whether it is still fresh. It imports only the standard library and
+// internal/cache: it is all of the cache-hit path, and must stay cheap to
+// link and to start (see internal/fastpath).
+package tokencache
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/ekstoken/ekstoken/internal/cache"
+	"github.com/ekstoken/ekstoken/internal/execcred"
 	"github.com/ekstoken/ekstoken/internal/token"
 )
 
 // entryFormat marks ekstoken's token entries; anything else in the cache
 // directory is foreign and read as a miss.
 const entryFormat = "ekstoken/token/v1"
+
+// NewEntry starts an entry for tok.
+func NewEntry(tok string) Entry { return Entry{Format: entryFormat, Token: tok} }
+
+// DefaultMargin is --refresh-margin's default: stop serving a token 60 s
+// before its end, which makes the reported expiry signing time + 14 min, as
+// the aws CLI reports it.
+const DefaultMargin = time.Minute
+
+// MaxMargin bounds --refresh-margin: a token lives 15 min at most.
+const MaxMargin = 14 * time.Minute
+
+// DefaultSessionName is the role session name `aws eks get-token --role-arn`
+// uses (token-spec.md §1.3); audit logs show it.
+const DefaultSessionName = "EKSGetTokenAuth"
 
 // maxFutureSkew is how far in the future a cached token's signing time may
 // be before the entry is distrusted. More than that means the clock was set
@@ -77,4 +99,25 @@ func (l Lifetime) Fresh(now time.Time, margin time.Duration) (bool, string) {
 		return false, "expired"
 	}
 	return true, ""
+}
+
+// Lookup returns the cached credential called name if it is fresh at now.
+// Every problem with the entry is a miss, whose reason is returned for the
+// debug log.
+func Lookup(s cache.Store, name string, now time.Time, margin time.Duration) (execcred.Credential, string, bool) {
+	var e Entry
+	if err := s.Read(name, &e); err != nil {
+		if errors.Is(err, cache.ErrNotFound) {
+			return execcred.Credential{}, "no entry", false
+		}
+		return execcred.Credential{}, err.Error(), false
+	}
+	life, err := e.Lifetime()
+	if err != nil {
+		return execcred.Credential{}, err.Error(), false
+	}
+	if ok, why := life.Fresh(now, margin); !ok {
+		return execcred.Credential{}, why, false
+	}
+	return execcred.Credential{Token: e.Token, Expiration: life.ServeUntil(margin)}, "", true
 }

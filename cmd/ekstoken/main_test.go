@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// build compiles ekstoken into a temp dir.
+func build(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "ekstoken")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// initTrace runs ekstoken with GODEBUG=inittrace=1 and returns stdout and
+// the packages whose init ran.
+func initTrace(t *testing.T, bin string, env []string, args ...string) (string, []string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(env, "GODEBUG=inittrace=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ekstoken %v: %v\n%s", args, err, stderr.String())
+	}
+	var inits []string
+	for _, m := range regexp.MustCompile(`(?m)^init (\S+) @`).FindAllStringSubmatch(stderr.String(), -1) {
+		inits = append(inits, m[1])
+	}
+	return stdout.String(), inits
+}
+
+// The cache hit must be answered before the AWS SDK and cobra initialize:
+// their init alone costs more than the whole hit (see internal/fastpath).
+// A new import in the hit path's packages that drags them in fails here.
+func TestHitSkipsSDKInit(t *testing.T) {
+	bin := build(t)
+	home := t.TempDir()
+	env := []string{
+		"HOME=" + home, "PATH=" + os.Getenv("PATH"),
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret",
+	}
+	args := []string{"token", "--cluster-name", "prod", "--region", "eu-west-1"}
+	// The SDK's service schemas sort before github.com/ekstoken and need
+	// nothing heavy, so they run first (~0.4 ms); the endpoint tables, the
+	// config loader, net/http and cobra must not.
+	heavy := regexp.MustCompile(`^(github\.com/(aws/aws-sdk-go-v2/(config|credentials|service/[^/]+(/internal/endpoints)?$)|spf13/cobra)|net/http$)`)
+
+	missOut, missInits := initTrace(t, bin, env, args...)
+	if !anyMatch(heavy, missInits) {
+		t.Fatalf("the miss ran no SDK init; the trace is not what this test expects: %v", missInits)
+	}
+	hitOut, hitInits := initTrace(t, bin, env, args...)
+	for _, p := range hitInits {
+		if heavy.MatchString(p) {
+			t.Errorf("the hit ran the init of %s", p)
+		}
+	}
+	var miss, hit struct{ Status struct{ Token string } }
+	if err := json.Unmarshal([]byte(missOut), &miss); err != nil {
+		t.Fatalf("miss stdout: %v: %q", err, missOut)
+	}
+	if err := json.Unmarshal([]byte(hitOut), &hit); err != nil {
+		t.Fatalf("hit stdout: %v: %q", err, hitOut)
+	}
+	if hit.Status.Token != miss.Status.Token || !strings.HasPrefix(hit.Status.Token, "k8s-aws-v1.") {
+		t.Errorf("the hit printed another token than the miss cached")
+	}
+}
+
+func anyMatch(re *regexp.Regexp, ss []string) bool {
+	for _, s := range ss {
+		if re.MatchString(s) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,196 @@
+// Package fastpath serves a cache hit before the AWS SDK is initialized.
+//
+// Go runs the init of every linked package before main. aws-sdk-go-v2's
+// config, STS, SSO and sign-in clients build endpoint tables and schemas
+// there: about 3.5 ms on the machines we measured, more than a whole cache
+// hit. This package imports only light standard-library packages and the
+// light internal/tokencache, internal/cache and internal/execcred. Since Go
+// 1.21 the spec fixes the order of package initialization (sorted by import
+// path, each package as soon as its imports are done), so its init, in
+// init.go, runs before the SDK packages, which wait on net/http and regexp.
+// It answers the hit there and exits. TestHitSkipsSDKInit in cmd/ekstoken
+// checks that order on every CI run.
+//
+// Serve declines, having written nothing, whenever the full program must
+// run: a miss, --help, a flag it does not know, --no-cache, --force-refresh.
+// The full program then parses the same arguments with cobra and looks the
+// cache up again; TestFastPathParsesLikeCobra in internal/app keeps the two
+// parsers in step.
+package fastpath
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/ekstoken/ekstoken/internal/cache"
+	"github.com/ekstoken/ekstoken/internal/debuglog"
+	"github.com/ekstoken/ekstoken/internal/execcred"
+	"github.com/ekstoken/ekstoken/internal/tokencache"
+)
+
+// Env is the part of the operating system the hit path needs.
+type Env struct {
+	Args   []string // without the program name
+	Getenv func(string) string
+	Stdout io.Writer
+	Stderr io.Writer
+	Now    func() time.Time
+	Home   string
+}
+
+// Request is a token request as the command line gives it.
+type Request struct {
+	tokencache.Request
+	Margin       time.Duration
+	CacheDir     string
+	Debug        bool
+	NoCache      bool
+	ForceRefresh bool
+}
+
+// Serve prints the ExecCredential for a cache hit and reports true, or
+// reports false having printed nothing. A failed write to stdout still
+// reports true, with the error: the full program could do no better.
+func Serve(env Env) (bool, error) {
+	r, ok := Parse(env.Args)
+	if !ok || r.NoCache || r.ForceRefresh {
+		return false, nil
+	}
+	r.Debug = r.Debug || debuglog.Enabled(env.Getenv)
+	if r.CacheDir == "" {
+		r.CacheDir = tokencache.DefaultDir(env.Getenv, env.Home)
+		if r.CacheDir == "" {
+			return false, nil
+		}
+	}
+	start := env.Now()
+	name := tokencache.NewIdentity(r.Request, env.Getenv, env.Home).Name()
+	store := cache.Store{Dir: r.CacheDir}
+	cred, _, ok := tokencache.Lookup(store, name, env.Now(), r.Margin)
+	if !ok {
+		return false, nil
+	}
+	// Build the whole answer before printing any of it: past this point
+	// nothing may fall back to the full program.
+	var out bytes.Buffer
+	info := execcred.ReadInfo(env.Getenv)
+	if err := execcred.Write(&out, info.APIVersion, cred); err != nil {
+		return false, nil
+	}
+	if info.Warning != "" {
+		io.WriteString(env.Stderr, info.Warning+"\n")
+	}
+	if r.Debug {
+		now := env.Now()
+		debuglog.New(env.Stderr, true).Debug("cache hit", "remaining", cred.Expiration.Sub(now).Round(time.Second),
+			"file", store.Path(name), "took", now.Sub(start))
+	}
+	_, err := env.Stdout.Write(out.Bytes())
+	return true, err
+}
+
+// valueFlags and boolFlags are every flag of `token`, `eks get-token` and
+// the root command. A flag outside them makes Parse decline.
+var (
+	valueFlags = map[string]bool{
+		"region": true, "profile": true, "cache-dir": true,
+		"cluster-name": true, "cluster-id": true, "role-arn": true, "role": true,
+		"session-name": true, "external-id": true, "refresh-margin": true, "output": true,
+	}
+	boolFlags = map[string]bool{"debug": true, "no-cache": true, "force-refresh": true}
+)
+
+// Flags lists the flags Parse understands, for the parity test.
+func Flags() []string {
+	var names []string
+	for n := range valueFlags {
+		names = append(names, n)
+	}
+	for n := range boolFlags {
+		names = append(names, n)
+	}
+	return names
+}
+
+// Parse reads `token ...` and `[globals] eks get-token ...` command lines
+// the way the cobra tree does, and declines anything unusual: an unknown or
+// repeated flag, a short flag, a positional argument, --help, a bad value.
+func Parse(args []string) (Request, bool) {
+	r := Request{Margin: tokencache.DefaultMargin}
+	r.SessionName = tokencache.DefaultSessionName
+	var words []string
+	seen := map[string]bool{}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name, value, hasValue := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		switch {
+		case !strings.HasPrefix(a, "-"):
+			words = append(words, a)
+			continue
+		case !strings.HasPrefix(a, "--") || a == "--" || seen[name]:
+			return Request{}, false
+		case boolFlags[name] && !hasValue:
+			value = "true"
+		case valueFlags[name] && !hasValue:
+			if i+1 >= len(args) {
+				return Request{}, false
+			}
+			i++
+			value = args[i]
+		case !valueFlags[name]:
+			return Request{}, false
+		}
+		seen[name] = true
+		if !r.set(name, value) {
+			return Request{}, false
+		}
+	}
+	if w := strings.Join(words, " "); w != "token" && w != "eks get-token" {
+		return Request{}, false
+	}
+	if (r.ClusterName == "") == (r.ClusterID == "") {
+		return Request{}, false
+	}
+	return r, true
+}
+
+func (r *Request) set(name, value string) bool {
+	switch name {
+	case "region":
+		r.Region = value
+	case "profile":
+		r.Profile = value
+	case "cache-dir":
+		r.CacheDir = value
+	case "cluster-name":
+		r.ClusterName = value
+	case "cluster-id":
+		r.ClusterID = value
+	case "role-arn", "role":
+		if r.RoleARN != "" {
+			return false
+		}
+		r.RoleARN = value
+	case "session-name":
+		r.SessionName = value
+	case "external-id":
+		r.ExternalID = value
+	case "output":
+		return value == "json"
+	case "refresh-margin":
+		m, err := time.ParseDuration(value)
+		if err != nil || m < 0 || m >= tokencache.MaxMargin {
+			return false
+		}
+		r.Margin = m
+	case "debug":
+		r.Debug = true
+	case "no-cache":
+		r.NoCache = true
+	case "force-refresh":
+		r.ForceRefresh = true
+	}
+	return true
+}

@@ -1,0 +1,125 @@
+package tokencache
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// identityEnv lists the environment variables that can change which identity
+// signs, or which STS answers for it. The list is explicit: hashing every
+// AWS_* variable would split the cache on AWS_PAGER (peers.md §4.3).
+var identityEnv = []string{
+	"AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_SESSION_NAME",
+	"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+	"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS", "AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT",
+	"AWS_EC2_METADATA_DISABLED",
+}
+
+// fileStamp identifies a version of a file without reading it: editing the
+// credentials file (new keys) makes a new key.
+type fileStamp struct {
+	Path    string    `json:"path"`
+	Size    int64     `json:"size"`
+	ModTime time.Time `json:"mtime"`
+}
+
+func stamp(path string) fileStamp {
+	s := fileStamp{Path: path}
+	if st, err := os.Stat(path); err == nil {
+		s.Size, s.ModTime = st.Size(), st.ModTime()
+	}
+	return s
+}
+
+// Request holds the command-line inputs that choose an identity.
+type Request struct {
+	ClusterName string
+	ClusterID   string // Outposts local clusters; exclusive with ClusterName
+	Region      string
+	Profile     string
+	RoleARN     string
+	SessionName string
+	ExternalID  string
+}
+
+// Identity is every input that can change the identity or the token. Its
+// hash names the cache entry; two identities never share one.
+type Identity struct {
+	Cluster     string            `json:"cluster"`
+	ClusterIsID bool              `json:"clusterIsId"`
+	Region      string            `json:"region"`
+	Profile     string            `json:"profile"`
+	ProfileFlag bool              `json:"profileFlag"` // --profile beats env keys, AWS_PROFILE does not
+	RoleARN     string            `json:"roleArn"`
+	SessionName string            `json:"sessionName"`
+	ExternalID  string            `json:"externalId"`
+	AccessKeyID string            `json:"accessKeyId"` // env keys: the ID only, never the secret
+	Env         map[string]string `json:"env"`
+	Config      fileStamp         `json:"config"`
+	Credentials fileStamp         `json:"credentials"`
+}
+
+// Name is the cache entry name of the identity.
+func (id Identity) Name() string {
+	b, _ := json.Marshal(id) // a struct of strings cannot fail to encode
+	sum := sha256.Sum256(b)
+	return "token-" + hex.EncodeToString(sum[:20])
+}
+
+// NewIdentity gathers the key inputs from the request, the environment and
+// file stamps, resolving what the aws CLI would: flag, then AWS_REGION /
+// AWS_DEFAULT_REGION, AWS_PROFILE / AWS_DEFAULT_PROFILE. A region that only
+// the profile knows stays "", and the profile's name and file stamp stand in
+// for it.
+func NewIdentity(r Request, getenv func(string) string, home string) Identity {
+	id := Identity{
+		Cluster: r.ClusterName, ProfileFlag: r.Profile != "",
+		RoleARN: r.RoleARN, SessionName: r.SessionName, ExternalID: r.ExternalID,
+		Env: map[string]string{},
+	}
+	if r.ClusterID != "" {
+		id.Cluster, id.ClusterIsID = r.ClusterID, true
+	}
+	id.Region = firstNonEmpty(r.Region, getenv("AWS_REGION"), getenv("AWS_DEFAULT_REGION"))
+	id.Profile = firstNonEmpty(r.Profile, getenv("AWS_PROFILE"), getenv("AWS_DEFAULT_PROFILE"), "default")
+	if !id.ProfileFlag {
+		// Environment keys beat AWS_PROFILE (token-spec.md §7.16).
+		id.AccessKeyID = firstNonEmpty(getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_ACCESS_KEY"))
+	}
+	for _, k := range identityEnv {
+		if v := getenv(k); v != "" {
+			id.Env[k] = v
+		}
+	}
+	id.Config = stamp(firstNonEmpty(getenv("AWS_CONFIG_FILE"), filepath.Join(home, ".aws", "config")))
+	id.Credentials = stamp(firstNonEmpty(getenv("AWS_SHARED_CREDENTIALS_FILE"), filepath.Join(home, ".aws", "credentials")))
+	return id
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// DefaultDir is the cache directory when no --cache-dir is given:
+// EKSTOKEN_CACHE_DIR, then $KUBECACHEDIR/ekstoken (the convention of kubectl
+// and kubelogin), then ~/.kube/cache/ekstoken. It is "" when none applies.
+func DefaultDir(getenv func(string) string, home string) string {
+	switch {
+	case getenv("EKSTOKEN_CACHE_DIR") != "":
+		return getenv("EKSTOKEN_CACHE_DIR")
+	case getenv("KUBECACHEDIR") != "":
+		return filepath.Join(getenv("KUBECACHEDIR"), "ekstoken")
+	case home != "":
+		return filepath.Join(home, ".kube", "cache", "ekstoken")
+	}
+	return ""
+}
