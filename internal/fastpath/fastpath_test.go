@@ -1,0 +1,140 @@
+package fastpath
+
+import (
+	"bytes"
+	"encoding/base64"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ekstoken/ekstoken/internal/cache"
+	"github.com/ekstoken/ekstoken/internal/execcred"
+	"github.com/ekstoken/ekstoken/internal/tokencache"
+)
+
+var signedAt = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+
+// fakeToken is a well-formed token signed at signedAt; its signature is
+// never checked here.
+func fakeToken() string {
+	u := "https://sts.eu-west-1.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256" +
+		"&X-Amz-Credential=AKIDEXAMPLE%2F20261127%2Feu-west-1%2Fsts%2Faws4_request&X-Amz-Date=20261127T090000Z&X-Amz-Expires=60" +
+		"&X-Amz-SignedHeaders=host%3Bx-k8s-aws-id&X-Amz-Signature=00"
+	return "k8s-aws-v1." + base64.RawURLEncoding.EncodeToString([]byte(u))
+}
+
+type world struct {
+	t        *testing.T
+	home     string
+	env      map[string]string
+	now      time.Time
+	out, err bytes.Buffer
+}
+
+func newWorld(t *testing.T) *world {
+	w := &world{t: t, home: t.TempDir(), env: map[string]string{}, now: signedAt.Add(5 * time.Minute)}
+	// Cache a fresh token for `token --cluster-name prod --region eu-west-1`.
+	id := tokencache.NewIdentity(tokencache.Request{ClusterName: "prod", Region: "eu-west-1", SessionName: tokencache.DefaultSessionName},
+		w.getenv, w.home)
+	store := cache.Store{Dir: filepath.Join(w.home, ".kube", "cache", "ekstoken")}
+	if err := store.Write(id.Name(), tokencache.NewEntry(fakeToken())); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func (w *world) getenv(k string) string { return w.env[k] }
+
+func (w *world) serve(line string) bool {
+	w.t.Helper()
+	w.out.Reset()
+	w.err.Reset()
+	served, err := Serve(Env{
+		Args: strings.Fields(line), Getenv: w.getenv,
+		Stdout: &w.out, Stderr: &w.err,
+		Now: func() time.Time { return w.now }, Home: w.home,
+	})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if !served && (w.out.Len() != 0 || w.err.Len() != 0) {
+		w.t.Errorf("%q declined but printed: %q %q", line, w.out.String(), w.err.String())
+	}
+	return served
+}
+
+func TestServeHit(t *testing.T) {
+	w := newWorld(t)
+	w.env[execcred.EnvVar] = `{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":false}}`
+	if !w.serve("token --cluster-name prod --region eu-west-1") {
+		t.Fatal("a fresh entry was not served")
+	}
+	want := `{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{},"status":{"expirationTimestamp":"2026-11-27T09:14:00Z","token":"` + fakeToken() + "\"}}\n"
+	if w.out.String() != want {
+		t.Errorf("stdout:\n got %s\nwant %s", w.out.String(), want)
+	}
+	if w.err.Len() != 0 {
+		t.Errorf("stderr without debug: %q", w.err.String())
+	}
+	if !w.serve("--region eu-west-1 eks get-token --cluster-name prod --output json") {
+		t.Error("the drop-in form of the same request was not served")
+	}
+}
+
+func TestServeDebugGoesToStderr(t *testing.T) {
+	w := newWorld(t)
+	w.env["EKS_TOKEN_DEBUG"] = "1"
+	if !w.serve("token --cluster-name prod --region eu-west-1") {
+		t.Fatal("not served")
+	}
+	if !strings.Contains(w.err.String(), `msg="cache hit" remaining=9m0s`) {
+		t.Errorf("stderr = %q", w.err.String())
+	}
+	if strings.Contains(w.err.String(), "k8s-aws-v1.") {
+		t.Error("the debug log holds the token")
+	}
+}
+
+func TestServeDeclines(t *testing.T) {
+	for name, tt := range map[string]struct {
+		line  string
+		setup func(*world)
+	}{
+		"other cluster":         {line: "token --cluster-name staging --region eu-west-1"},
+		"other region":          {line: "token --cluster-name prod --region us-east-1"},
+		"other profile":         {line: "token --cluster-name prod --region eu-west-1", setup: func(w *world) { w.env["AWS_PROFILE"] = "dev" }},
+		"expired":               {line: "token --cluster-name prod --region eu-west-1", setup: func(w *world) { w.now = signedAt.Add(14 * time.Minute) }},
+		"inside a wider margin": {line: "token --cluster-name prod --region eu-west-1 --refresh-margin 11m"},
+		"force refresh":         {line: "token --cluster-name prod --region eu-west-1 --force-refresh"},
+		"no cache":              {line: "token --cluster-name prod --region eu-west-1 --no-cache"},
+		"help":                  {line: "token --cluster-name prod --region eu-west-1 --help"},
+		"other cache dir":       {line: "token --cluster-name prod --region eu-west-1 --cache-dir /nonexistent"},
+		"KUBECACHEDIR":          {line: "token --cluster-name prod --region eu-west-1", setup: func(w *world) { w.env["KUBECACHEDIR"] = "/nonexistent" }},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t)
+			if tt.setup != nil {
+				tt.setup(w)
+			}
+			if w.serve(tt.line) {
+				t.Errorf("served: %s", w.out.String())
+			}
+		})
+	}
+}
+
+func TestParseDeclinesTheUnusual(t *testing.T) {
+	for _, line := range []string{
+		"", "token", "version", "eks", "eks get-token", "token --cluster-name",
+		"token --cluster-name a --cluster-id b", "token --cluster-name a b",
+		"token -v --cluster-name a", "token --cluster-name a --cluster-name b",
+		"token --cluster-name a --bogus", "token --cluster-name a --output yaml",
+		"token --cluster-name a --refresh-margin x", "token --cluster-name a --refresh-margin -1s",
+		"token --cluster-name a --debug=false", "token --cluster-name a --", "get-token --cluster-name a",
+	} {
+		if r, ok := Parse(strings.Fields(line)); ok {
+			t.Errorf("Parse(%q) = %+v, want a decline", line, r)
+		}
+	}
+}
