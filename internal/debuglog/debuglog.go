@@ -27,6 +27,8 @@ func New(w io.Writer, on bool) *slog.Logger {
 
 // Enabled reports whether the environment asks for debug output:
 // EKSTOKEN_DEBUG=1, or EKS_TOKEN_DEBUG=1 as the blog's script used.
+// internal/fastpath checks the same two variables without this package,
+// to keep log/slog off the hit path.
 func Enabled(getenv func(string) string) bool {
 	return getenv("EKSTOKEN_DEBUG") == "1" || getenv("EKS_TOKEN_DEBUG") == "1"
 }

@@ -12,7 +12,8 @@
 // checks that order on every CI run.
 //
 // Serve declines, having written nothing, whenever the full program must
-// run: a miss, --help, a flag it does not know, --no-cache, --force-refresh.
+// run: a miss, --help, a flag it does not know, --no-cache, --force-refresh,
+// --debug.
 // The full program then parses the same arguments with cobra and looks the
 // cache up again; TestFastPathParsesLikeCobra in internal/app keeps the two
 // parsers in step.
@@ -25,7 +26,6 @@ import (
 	"time"
 
 	"github.com/ekstoken/ekstoken/internal/cache"
-	"github.com/ekstoken/ekstoken/internal/debuglog"
 	"github.com/ekstoken/ekstoken/internal/execcred"
 	"github.com/ekstoken/ekstoken/internal/tokencache"
 )
@@ -55,17 +55,17 @@ type Request struct {
 // reports true, with the error: the full program could do no better.
 func Serve(env Env) (bool, error) {
 	r, ok := Parse(env.Args)
-	if !ok || r.NoCache || r.ForceRefresh {
+	// --debug runs take the full program, which logs the hit as well; this
+	// keeps log/slog, and the time it takes to initialize, off the hit.
+	if !ok || r.NoCache || r.ForceRefresh || r.Debug || env.Getenv("EKSTOKEN_DEBUG") == "1" || env.Getenv("EKS_TOKEN_DEBUG") == "1" {
 		return false, nil
 	}
-	r.Debug = r.Debug || debuglog.Enabled(env.Getenv)
 	if r.CacheDir == "" {
 		r.CacheDir = tokencache.DefaultDir(env.Getenv, env.Home)
 		if r.CacheDir == "" {
 			return false, nil
 		}
 	}
-	start := env.Now()
 	name := tokencache.NewIdentity(r.Request, env.Getenv, env.Home).Name()
 	store := cache.Store{Dir: r.CacheDir}
 	cred, _, ok := tokencache.Lookup(store, name, env.Now(), r.Margin)
@@ -81,11 +81,6 @@ func Serve(env Env) (bool, error) {
 	}
 	if info.Warning != "" {
 		io.WriteString(env.Stderr, info.Warning+"\n")
-	}
-	if r.Debug {
-		now := env.Now()
-		debuglog.New(env.Stderr, true).Debug("cache hit", "remaining", cred.Expiration.Sub(now).Round(time.Second),
-			"file", store.Path(name), "took", now.Sub(start))
 	}
 	_, err := env.Stdout.Write(out.Bytes())
 	return true, err

@@ -82,20 +82,6 @@ func TestServeHit(t *testing.T) {
 	}
 }
 
-func TestServeDebugGoesToStderr(t *testing.T) {
-	w := newWorld(t)
-	w.env["EKS_TOKEN_DEBUG"] = "1"
-	if !w.serve("token --cluster-name prod --region eu-west-1") {
-		t.Fatal("not served")
-	}
-	if !strings.Contains(w.err.String(), `msg="cache hit" remaining=9m0s`) {
-		t.Errorf("stderr = %q", w.err.String())
-	}
-	if strings.Contains(w.err.String(), "k8s-aws-v1.") {
-		t.Error("the debug log holds the token")
-	}
-}
-
 func TestServeDeclines(t *testing.T) {
 	for name, tt := range map[string]struct {
 		line  string
@@ -107,6 +93,9 @@ func TestServeDeclines(t *testing.T) {
 		"expired":               {line: "token --cluster-name prod --region eu-west-1", setup: func(w *world) { w.now = signedAt.Add(14 * time.Minute) }},
 		"inside a wider margin": {line: "token --cluster-name prod --region eu-west-1 --refresh-margin 11m"},
 		"force refresh":         {line: "token --cluster-name prod --region eu-west-1 --force-refresh"},
+		"--debug":               {line: "token --cluster-name prod --region eu-west-1 --debug"},
+		"EKS_TOKEN_DEBUG":       {line: "token --cluster-name prod --region eu-west-1", setup: func(w *world) { w.env["EKS_TOKEN_DEBUG"] = "1" }},
+		"EKSTOKEN_DEBUG":        {line: "token --cluster-name prod --region eu-west-1", setup: func(w *world) { w.env["EKSTOKEN_DEBUG"] = "1" }},
 		"no cache":              {line: "token --cluster-name prod --region eu-west-1 --no-cache"},
 		"help":                  {line: "token --cluster-name prod --region eu-west-1 --help"},
 		"other cache dir":       {line: "token --cluster-name prod --region eu-west-1 --cache-dir /nonexistent"},

@@ -164,3 +164,17 @@ func TestSignWithoutRegion(t *testing.T) {
 		t.Fatal("want an error without a region")
 	}
 }
+
+// BenchmarkSign is the in-process part of a miss once credentials are known.
+func BenchmarkSign(b *testing.B) {
+	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion("us-west-2"),
+		config.WithSharedConfigFiles(nil), config.WithSharedCredentialsFiles(nil))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := Sign(context.Background(), cfg, vectorCreds, "test-cluster", vectorTime); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,71 @@
+package tokencache
+
+import (
+	"encoding/base64"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ekstoken/ekstoken/internal/cache"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// A key that changed between two runs would make every run a miss.
+func TestNameIsStable(t *testing.T) {
+	getenv := env(map[string]string{"AWS_ROLE_ARN": "arn:aws:iam::1:role/r", "AWS_ENDPOINT_URL_STS": "https://x", "AWS_PROFILE": "p"})
+	home := t.TempDir()
+	first := NewIdentity(Request{ClusterName: "c", Region: "r"}, getenv, home).Name()
+	for range 50 {
+		if got := NewIdentity(Request{ClusterName: "c", Region: "r"}, getenv, home).Name(); got != first {
+			t.Fatalf("Name changed between calls: %s, %s", first, got)
+		}
+	}
+}
+
+// Text moved from one field to the next must not give the same key.
+func TestNameSeparatesFields(t *testing.T) {
+	a := Identity{Cluster: "ab", Region: "c"}.Name()
+	b := Identity{Cluster: "a", Region: "bc"}.Name()
+	if a == b {
+		t.Error("fields run into each other")
+	}
+}
+
+func TestDefaultDir(t *testing.T) {
+	for _, tt := range []struct {
+		env  map[string]string
+		home string
+		want string
+	}{
+		{map[string]string{"EKSTOKEN_CACHE_DIR": "/e", "KUBECACHEDIR": "/k"}, "/h", "/e"},
+		{map[string]string{"KUBECACHEDIR": "/k"}, "/h", filepath.Join("/k", "ekstoken")},
+		{nil, "/h", filepath.Join("/h", ".kube", "cache", "ekstoken")},
+		{nil, "", ""},
+	} {
+		if got := DefaultDir(env(tt.env), tt.home); got != tt.want {
+			t.Errorf("DefaultDir(%v, %q) = %q, want %q", tt.env, tt.home, got, tt.want)
+		}
+	}
+}
+
+// BenchmarkLookupHit is the in-process part of a cache hit: key, read,
+// parse, freshness.
+func BenchmarkLookupHit(b *testing.B) {
+	u := "https://sts.eu-west-1.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256" +
+		"&X-Amz-Credential=AKIDEXAMPLE%2F20261127%2Feu-west-1%2Fsts%2Faws4_request&X-Amz-Date=20261127T090000Z&X-Amz-Expires=60" +
+		"&X-Amz-SignedHeaders=host%3Bx-k8s-aws-id&X-Amz-Signature=00"
+	home := b.TempDir()
+	store := cache.Store{Dir: filepath.Join(home, "cache")}
+	req := Request{ClusterName: "prod", Region: "eu-west-1", SessionName: DefaultSessionName}
+	getenv := env(nil)
+	if err := store.Write(NewIdentity(req, getenv, home).Name(), NewEntry("k8s-aws-v1."+base64.RawURLEncoding.EncodeToString([]byte(u)))); err != nil {
+		b.Fatal(err)
+	}
+	now := time.Date(2026, 11, 27, 9, 5, 0, 0, time.UTC)
+	for b.Loop() {
+		if _, why, ok := Lookup(store, NewIdentity(req, getenv, home).Name(), now, DefaultMargin); !ok {
+			b.Fatal(why)
+		}
+	}
+}
