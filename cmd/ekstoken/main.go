@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"os"
+	"os/exec"
 	"os/signal"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	// A cache hit is answered in this package's init, before the AWS SDK
 	// initializes; see its package comment.
 	_ "github.com/ekstoken/ekstoken/internal/fastpath"
+	"golang.org/x/term"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -24,9 +26,16 @@ func main() {
 		Args:   os.Args[1:],
 		Getenv: os.Getenv,
 		Stdin:  os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		Now:     time.Now,
-		Home:    home,
-		Version: version,
+		Now:        time.Now,
+		Home:       home,
+		Version:    version,
+		IsTerminal: func() bool { return term.IsTerminal(int(os.Stdin.Fd())) },
+		SSOLogin: func(ctx context.Context, profile string) error {
+			cmd := exec.CommandContext(ctx, "aws", "sso", "login", "--profile", profile)
+			// stdout belongs to kubectl: the login's messages go to stderr.
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stderr, os.Stderr
+			return cmd.Run()
+		},
 	})
 	stop()
 	os.Exit(code)

@@ -33,6 +33,9 @@ type Env struct {
 	Version string
 	// IsTerminal reports whether stdin is a terminal a person can type at.
 	IsTerminal func() bool
+	// SSOLogin runs `aws sso login --profile p` attached to the terminal,
+	// with its output on stderr.
+	SSOLogin func(ctx context.Context, profile string) error
 	// GetToken runs the token use case; nil means gettoken.Run. Tests
 	// replace it to see what the command line parsed into.
 	GetToken func(context.Context, gettoken.Env, gettoken.Input) error

@@ -35,6 +35,8 @@ func (o *tokenOptions) addFlags(f *pflag.FlagSet, dropIn bool) {
 	f.StringVar(&o.in.ExternalID, "external-id", "", "external ID with --role-arn")
 	f.BoolVar(&o.in.NoCache, "no-cache", false, "neither read nor write the token cache")
 	f.BoolVar(&o.in.ForceRefresh, "force-refresh", false, "sign a new token even if a cached one is fresh, and cache it")
+	f.BoolVar(&o.in.NoCredentialCache, "no-credential-cache", false, "do not keep assumed-role, MFA, SSO or credential_process credentials between runs")
+	f.BoolVar(&o.in.SSOLogin, "sso-login", false, "when the SSO session has expired and a terminal is attached, run `aws sso login` and retry")
 	f.DurationVar(&o.in.Margin, "refresh-margin", tokencache.DefaultMargin, "stop serving a token this long before it expires")
 	f.StringVar(&o.output, "output", "json", "output format; json is the only one (accepted for aws CLI compatibility)")
 	if !dropIn {
@@ -83,7 +85,9 @@ func (o *tokenOptions) run(c *cobra.Command, env *Env) error {
 	o.in.Region, o.in.Profile = o.g.region, o.g.profile
 	genv := gettoken.Env{
 		Now: env.Now, Getenv: env.Getenv, Home: env.Home,
-		Stdout: env.Stdout, Stderr: env.Stderr,
+		Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stderr,
+		IsTerminal:  env.IsTerminal,
+		SSOLogin:    env.SSOLogin,
 		Log:         o.g.logger(env),
 		Resolve:     awsauth.Resolve,
 		LockTimeout: lockTimeout,

@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/ssocreds"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/ekstoken/ekstoken/internal/tokencache"
@@ -37,11 +38,15 @@ type Options struct {
 	MFACode func(serial string) (string, error)
 	// ExpiryWindow refreshes expiring credentials this early.
 	ExpiryWindow time.Duration
+	// Cache, when not nil, keeps expiring credentials across processes.
+	Cache *FileCache
 	// EffectiveProfile, ConfigFile and CredentialsFile name, for messages,
 	// the profile in use (flag, AWS_PROFILE, AWS_DEFAULT_PROFILE or
 	// "default") and the shared files it is read from.
 	EffectiveProfile            string
 	ConfigFile, CredentialsFile string
+
+	baseIdentity string // set while resolving, for messages
 }
 
 // Result is a usable configuration and the credentials it resolved.
@@ -73,6 +78,7 @@ func Resolve(ctx context.Context, o Options) (Result, error) {
 	if cfg.Region == "" {
 		return Result{}, fmt.Errorf("no AWS region: pass --region, set AWS_REGION, or add `region = ...` to profile %q in %s", o.profileName(), o.ConfigFile)
 	}
+	base := cfg.Credentials
 	if o.RoleARN != "" {
 		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), o.RoleARN,
 			func(a *stscreds.AssumeRoleOptions) {
@@ -85,8 +91,18 @@ func Resolve(ctx context.Context, o Options) (Result, error) {
 				}
 			}), func(c *aws.CredentialsCacheOptions) { c.ExpiryWindow = o.ExpiryWindow })
 	}
+	if o.Cache != nil {
+		cfg.Credentials = o.Cache.Wrap(cfg.Credentials)
+	}
 	creds, err := cfg.Credentials.Retrieve(ctx)
 	if err != nil {
+		if o.RoleARN != "" && strings.Contains(err.Error(), "AccessDenied") {
+			// Name the identity that was refused; the base credentials
+			// are cached in memory by now.
+			if b, berr := base.Retrieve(ctx); berr == nil {
+				o.baseIdentity = fmt.Sprintf(" (key %s from %s)", b.AccessKeyID, b.Source)
+			}
+		}
 		return Result{}, o.explain(err)
 	}
 	return Result{Config: cfg, Credentials: creds}, nil
@@ -116,19 +132,35 @@ func (o Options) explain(err error) error {
 	if errors.As(err, &noMFA) || strings.Contains(err.Error(), "AssumeRoleTokenProviderNotSetError") {
 		return fmt.Errorf("profile %q needs an MFA code, and kubectl gave ekstoken no terminal to ask on: set `interactiveMode: IfAvailable` in the kubeconfig user, or run `ekstoken token` once in a terminal: %w", profile, err)
 	}
+	var sso *ssocreds.InvalidTokenError
+	if errors.As(err, &sso) {
+		return &SSOLoginError{Profile: profile, Err: err}
+	}
 	msg := err.Error()
 	switch {
-	case strings.Contains(msg, "SSO") || strings.Contains(msg, "sso"):
-		return fmt.Errorf("the SSO session of profile %q is missing or expired: run `aws sso login --profile %s`: %w", profile, profile, err)
 	case strings.Contains(msg, "no EC2 IMDS role found") || strings.Contains(msg, "IMDS") || strings.Contains(msg, "ec2imds"):
 		return fmt.Errorf("no AWS credentials found: tried the environment (AWS_ACCESS_KEY_ID), web identity (AWS_WEB_IDENTITY_TOKEN_FILE), "+
 			"profile %q in %s and %s, container credentials and EC2 instance metadata; run `aws configure`, `aws sso login`, or set AWS_PROFILE: %w",
 			profile, o.ConfigFile, o.CredentialsFile, err)
 	case o.RoleARN != "" && strings.Contains(msg, "AccessDenied"):
-		return fmt.Errorf("cannot assume role %s with the credentials of profile %q: %w", o.RoleARN, profile, err)
+		return fmt.Errorf("cannot assume role %s with the credentials of profile %q%s: check the role's trust policy and the caller's sts:AssumeRole permission: %w",
+			o.RoleARN, profile, o.baseIdentity, err)
 	}
 	return fmt.Errorf("get AWS credentials for profile %q: %w", profile, err)
 }
+
+// SSOLoginError says the SSO session behind Profile is missing or expired.
+type SSOLoginError struct {
+	Profile string
+	Err     error
+}
+
+func (e *SSOLoginError) Error() string {
+	return fmt.Sprintf("the SSO session of profile %q is missing or expired: run `aws sso login --profile %s` (or pass --sso-login): %v",
+		e.Profile, e.Profile, e.Err)
+}
+
+func (e *SSOLoginError) Unwrap() error { return e.Err }
 
 // Profiles lists the profile names defined in the shared config and
 // credentials files, sorted, for messages.

@@ -94,7 +94,8 @@ var (
 		"cluster-name": true, "cluster-id": true, "role-arn": true, "role": true,
 		"session-name": true, "external-id": true, "refresh-margin": true, "output": true,
 	}
-	boolFlags = map[string]bool{"debug": true, "no-cache": true, "force-refresh": true}
+	// no-credential-cache and sso-login only matter on a miss.
+	boolFlags = map[string]bool{"debug": true, "no-cache": true, "force-refresh": true, "no-credential-cache": true, "sso-login": true}
 )
 
 // Flags lists the flags Parse understands, for the parity test.

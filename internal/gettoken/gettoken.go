@@ -5,10 +5,13 @@
 package gettoken
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,6 +28,11 @@ type Input struct {
 
 	NoCache      bool
 	ForceRefresh bool
+	// NoCredentialCache keeps resolved credentials out of the cache.
+	NoCredentialCache bool
+	// SSOLogin runs `aws sso login` when the SSO session has expired and a
+	// person is there to complete it, then tries again.
+	SSOLogin bool
 	// Margin is how long before a token's real end ekstoken stops serving
 	// it and tells kubectl it has expired.
 	Margin time.Duration
@@ -35,9 +43,15 @@ type Env struct {
 	Now    func() time.Time
 	Getenv func(string) string
 	Home   string
+	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
 	Log    *slog.Logger
+	// IsTerminal reports whether stdin is a terminal; it decides whether a
+	// run by hand (without KUBERNETES_EXEC_INFO) may prompt.
+	IsTerminal func() bool
+	// SSOLogin runs `aws sso login --profile p` with the terminal.
+	SSOLogin func(ctx context.Context, profile string) error
 	// Store is the token cache; nil when caching is off.
 	Store *cache.Store
 	// Resolve gets credentials; tests count its calls.
@@ -78,12 +92,33 @@ func Run(ctx context.Context, env Env, in Input) error {
 		}
 	}
 
-	res, err := env.Resolve(ctx, awsauth.Options{
+	// Prompts need a person: kubectl says so in KUBERNETES_EXEC_INFO and
+	// then connects the terminal to stdin; a run by hand has a terminal.
+	interactive := info.Interactive || (!info.Present && env.IsTerminal != nil && env.IsTerminal())
+	opts := awsauth.Options{
 		Region: in.Region, Profile: in.Profile,
 		RoleARN: in.RoleARN, SessionName: in.SessionName, ExternalID: in.ExternalID,
 		ExpiryWindow:     in.Margin,
 		EffectiveProfile: id.Profile, ConfigFile: id.Config.Path, CredentialsFile: id.Credentials.Path,
-	})
+	}
+	if interactive {
+		opts.MFACode = env.promptMFA
+	}
+	if env.Store != nil && !in.NoCredentialCache {
+		opts.Cache = &awsauth.FileCache{
+			Store: *env.Store, Name: id.CredentialsName(), Now: env.Now,
+			Window: in.Margin + credentialsWindow, LockTimeout: env.LockTimeout, Log: env.Log,
+		}
+	}
+	res, err := env.Resolve(ctx, opts)
+	var sso *awsauth.SSOLoginError
+	if errors.As(err, &sso) && in.SSOLogin && interactive && env.SSOLogin != nil {
+		env.Log.Debug("SSO session expired; running aws sso login", "profile", sso.Profile)
+		if lerr := env.SSOLogin(ctx, sso.Profile); lerr != nil {
+			return fmt.Errorf("aws sso login --profile %s: %w", sso.Profile, lerr)
+		}
+		res, err = env.Resolve(ctx, opts)
+	}
 	if err != nil {
 		return err
 	}
@@ -120,6 +155,26 @@ func Run(ctx context.Context, env Env, in Input) error {
 	env.Log.Debug("token signed", "cluster", id.Cluster, "region", res.Config.Region, "expires", cred.Expiration,
 		"cappedByCredentials", life.CappedByCredentials, "took", env.Now().Sub(start))
 	return execcred.Write(env.Stdout, info.APIVersion, cred)
+}
+
+// credentialsWindow is how long before their expiry, beyond the refresh
+// margin, cached credentials are renewed: a token signed with them then
+// lives at least this long.
+const credentialsWindow = 5 * time.Minute
+
+// promptMFA asks for the code of an MFA device on stderr and reads it from
+// stdin, the terminal kubectl connected. Never stdout: that is kubectl's.
+func (env Env) promptMFA(serial string) (string, error) {
+	fmt.Fprintf(env.Stderr, "MFA code for %s: ", serial)
+	line, err := bufio.NewReader(env.Stdin).ReadString('\n')
+	code := strings.TrimSpace(line)
+	if code == "" {
+		if err == nil {
+			err = errors.New("no code entered")
+		}
+		return "", fmt.Errorf("read MFA code: %w", err)
+	}
+	return code, nil
 }
 
 // lookup is tokencache.Lookup with the miss explained in the debug log.

@@ -68,15 +68,24 @@ type Identity struct {
 // each written with its name and length, so no two identities collide by
 // shifting text between fields. Hashing by hand rather than through
 // encoding/json keeps reflection off the hit path.
-func (id Identity) Name() string {
+func (id Identity) Name() string { return "token-" + id.hash(true) }
+
+// CredentialsName names the cached credentials of the identity. Cluster and
+// region do not shape credentials, so every cluster of one profile shares
+// them: an MFA profile prompts once per role session, not once per cluster.
+func (id Identity) CredentialsName() string { return "credentials-" + id.hash(false) }
+
+func (id Identity) hash(withCluster bool) string {
 	h := sha256.New()
 	field := func(name, value string) {
 		fmt.Fprintf(h, "%s=%d:%s;", name, len(value), value)
 	}
 	field("v", "1")
-	field("cluster", id.Cluster)
-	field("clusterIsID", strconv.FormatBool(id.ClusterIsID))
-	field("region", id.Region)
+	if withCluster {
+		field("cluster", id.Cluster)
+		field("clusterIsID", strconv.FormatBool(id.ClusterIsID))
+		field("region", id.Region)
+	}
 	field("profile", id.Profile)
 	field("profileFlag", strconv.FormatBool(id.ProfileFlag))
 	field("roleArn", id.RoleARN)
@@ -95,7 +104,7 @@ func (id Identity) Name() string {
 		field(name+".size", strconv.FormatInt(f.Size, 10))
 		field(name+".mtime", strconv.FormatInt(f.ModTime.UnixNano(), 10))
 	}
-	return "token-" + hex.EncodeToString(h.Sum(nil)[:20])
+	return hex.EncodeToString(h.Sum(nil)[:20])
 }
 
 // NewIdentity gathers the key inputs from the request, the environment and

@@ -1,0 +1,96 @@
+package awsauth
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/ekstoken/ekstoken/internal/cache"
+)
+
+// credentialsFormat marks cached credentials; anything else is a miss.
+const credentialsFormat = "ekstoken/credentials/v1"
+
+// FileCache keeps expiring credentials (assumed roles, MFA sessions, SSO
+// role credentials, credential_process results with an Expiration) in the
+// cache store, so that the next ekstoken process, for any cluster, skips the
+// STS call, the MFA prompt or the process run. The Go SDK keeps them in
+// memory only (aws-sdk-go-v2 #555, #1633); the aws CLI keeps the same kind
+// of file in ~/.aws/cli/cache.
+type FileCache struct {
+	Store cache.Store
+	// Name is the entry's name: a hash of every input that shapes the
+	// credentials (tokencache.Identity.CredentialsName).
+	Name string
+	Now  func() time.Time
+	// Window: cached credentials are used until this long before they
+	// expire, so that a token signed with them still lives a while.
+	Window      time.Duration
+	LockTimeout time.Duration
+	Log         *slog.Logger
+}
+
+type cachedCredentials struct {
+	Format          string    `json:"format"`
+	AccessKeyID     string    `json:"accessKeyId"`
+	SecretAccessKey string    `json:"secretAccessKey"`
+	SessionToken    string    `json:"sessionToken,omitempty"`
+	Expires         time.Time `json:"expires"`
+	Source          string    `json:"source"`
+}
+
+// Wrap returns a provider that answers from the file when it can and
+// otherwise asks inner, once for all the processes waiting on the lock.
+func (f *FileCache) Wrap(inner aws.CredentialsProvider) aws.CredentialsProvider {
+	return aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
+		if c, ok := f.read(); ok {
+			return c, nil
+		}
+		lockCtx, cancel := context.WithTimeout(ctx, f.LockTimeout)
+		unlock, err := f.Store.Lock(lockCtx, f.Name)
+		cancel()
+		if err != nil {
+			f.Log.Debug("credential cache: resolving without the lock", "err", err)
+		} else {
+			defer unlock()
+			if c, ok := f.read(); ok {
+				return c, nil
+			}
+		}
+		c, err := inner.Retrieve(ctx)
+		if err != nil {
+			return c, err
+		}
+		if c.CanExpire && f.Now().Before(c.Expires.Add(-f.Window)) {
+			if err := f.Store.Write(f.Name, cachedCredentials{
+				Format: credentialsFormat, AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
+				SessionToken: c.SessionToken, Expires: c.Expires.UTC(), Source: c.Source,
+			}); err != nil {
+				f.Log.Debug("credential cache not written", "err", err)
+			}
+		}
+		return c, nil
+	})
+}
+
+func (f *FileCache) read() (aws.Credentials, bool) {
+	var e cachedCredentials
+	if err := f.Store.Read(f.Name, &e); err != nil {
+		f.Log.Debug("credential cache miss", "reason", err)
+		return aws.Credentials{}, false
+	}
+	switch {
+	case e.Format != credentialsFormat || e.AccessKeyID == "" || e.SecretAccessKey == "":
+		f.Log.Debug("credential cache miss", "reason", fmt.Sprintf("unknown entry format %q", e.Format))
+		return aws.Credentials{}, false
+	case !f.Now().Before(e.Expires.Add(-f.Window)):
+		f.Log.Debug("credential cache miss", "reason", "expiring", "expires", e.Expires)
+		return aws.Credentials{}, false
+	}
+	return aws.Credentials{
+		AccessKeyID: e.AccessKeyID, SecretAccessKey: e.SecretAccessKey, SessionToken: e.SessionToken,
+		CanExpire: true, Expires: e.Expires, Source: e.Source + " (cached by ekstoken)",
+	}, true
+}
