@@ -90,7 +90,8 @@ func newRoot(env *Env) *cobra.Command {
 
 	eks := &cobra.Command{Use: "eks", Short: "Drop-in for the aws CLI's `eks` commands", Args: noArgs}
 	eks.AddCommand(newTokenCommand(env, g, "get-token", true))
-	root.AddCommand(newTokenCommand(env, g, "token", false), eks, newVersionCommand(env))
+	root.AddCommand(newTokenCommand(env, g, "token", false), eks,
+		newStatusCommand(env, g), newClearCommand(env, g), newVersionCommand(env))
 	return root
 }
 

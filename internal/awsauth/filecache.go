@@ -10,8 +10,8 @@ import (
 	"github.com/ekstoken/ekstoken/internal/cache"
 )
 
-// credentialsFormat marks cached credentials; anything else is a miss.
-const credentialsFormat = "ekstoken/credentials/v1"
+// CredentialsFormat marks cached credentials; anything else is a miss.
+const CredentialsFormat = "ekstoken/credentials/v1"
 
 // FileCache keeps expiring credentials (assumed roles, MFA sessions, SSO
 // role credentials, credential_process results with an Expiration) in the
@@ -24,7 +24,9 @@ type FileCache struct {
 	// Name is the entry's name: a hash of every input that shapes the
 	// credentials (tokencache.Identity.CredentialsName).
 	Name string
-	Now  func() time.Time
+	// Profile and RoleARN describe the entry for `ekstoken status`.
+	Profile, RoleARN string
+	Now              func() time.Time
 	// Window: cached credentials are used until this long before they
 	// expire, so that a token signed with them still lives a while.
 	Window      time.Duration
@@ -39,6 +41,9 @@ type cachedCredentials struct {
 	SessionToken    string    `json:"sessionToken,omitempty"`
 	Expires         time.Time `json:"expires"`
 	Source          string    `json:"source"`
+	// Profile and RoleARN are for `ekstoken status` and `clear`.
+	Profile string `json:"profile,omitempty"`
+	RoleARN string `json:"roleArn,omitempty"`
 }
 
 // Wrap returns a provider that answers from the file when it can and
@@ -65,8 +70,9 @@ func (f *FileCache) Wrap(inner aws.CredentialsProvider) aws.CredentialsProvider 
 		}
 		if c.CanExpire && f.Now().Before(c.Expires.Add(-f.Window)) {
 			if err := f.Store.Write(f.Name, cachedCredentials{
-				Format: credentialsFormat, AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
+				Format: CredentialsFormat, AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
 				SessionToken: c.SessionToken, Expires: c.Expires.UTC(), Source: c.Source,
+				Profile: f.Profile, RoleARN: f.RoleARN,
 			}); err != nil {
 				f.Log.Debug("credential cache not written", "err", err)
 			}
@@ -82,7 +88,7 @@ func (f *FileCache) read() (aws.Credentials, bool) {
 		return aws.Credentials{}, false
 	}
 	switch {
-	case e.Format != credentialsFormat || e.AccessKeyID == "" || e.SecretAccessKey == "":
+	case e.Format != CredentialsFormat || e.AccessKeyID == "" || e.SecretAccessKey == "":
 		f.Log.Debug("credential cache miss", "reason", fmt.Sprintf("unknown entry format %q", e.Format))
 		return aws.Credentials{}, false
 	case !f.Now().Before(e.Expires.Add(-f.Window)):

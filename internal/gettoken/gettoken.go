@@ -106,7 +106,7 @@ func Run(ctx context.Context, env Env, in Input) error {
 	}
 	if env.Store != nil && !in.NoCredentialCache {
 		opts.Cache = &awsauth.FileCache{
-			Store: *env.Store, Name: id.CredentialsName(), Now: env.Now,
+			Store: *env.Store, Name: id.CredentialsName(), Profile: id.Profile, RoleARN: in.RoleARN, Now: env.Now,
 			Window: in.Margin + credentialsWindow, LockTimeout: env.LockTimeout, Log: env.Log,
 		}
 	}

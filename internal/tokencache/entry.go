@@ -14,12 +14,12 @@ import (
 	"github.com/ekstoken/ekstoken/internal/token"
 )
 
-// entryFormat marks ekstoken's token entries; anything else in the cache
+// EntryFormat marks ekstoken's token entries; anything else in the cache
 // directory is foreign and read as a miss.
-const entryFormat = "ekstoken/token/v1"
+const EntryFormat = "ekstoken/token/v1"
 
 // NewEntry starts an entry for tok.
-func NewEntry(tok string) Entry { return Entry{Format: entryFormat, Token: tok} }
+func NewEntry(tok string) Entry { return Entry{Format: EntryFormat, Token: tok} }
 
 // DefaultMargin is --refresh-margin's default: stop serving a token 60 s
 // before its end, which makes the reported expiry signing time + 14 min, as
@@ -70,7 +70,7 @@ type Lifetime struct {
 // Lifetime reads the signing time from the token itself, never from a
 // stored field, so a tampered or foreign entry cannot extend it.
 func (e Entry) Lifetime() (Lifetime, error) {
-	if e.Format != entryFormat {
+	if e.Format != EntryFormat {
 		return Lifetime{}, fmt.Errorf("unknown entry format %q", e.Format)
 	}
 	c, err := token.Parse(e.Token)

@@ -1,0 +1,192 @@
+// Package cachestatus lists and clears what ekstoken keeps in its cache:
+// tokens and the expiring credentials that signed them. It reads only the
+// metadata of credential entries, never their secret keys.
+package cachestatus
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ekstoken/ekstoken/internal/awsauth"
+	"github.com/ekstoken/ekstoken/internal/cache"
+	"github.com/ekstoken/ekstoken/internal/tokencache"
+)
+
+// Kinds of entries.
+const (
+	KindToken       = "token"
+	KindCredentials = "credentials"
+	KindUnreadable  = "unreadable"
+)
+
+// Item describes one cache entry without any secret.
+type Item struct {
+	Kind        string `json:"kind"`
+	Cluster     string `json:"cluster,omitempty"`
+	Region      string `json:"region,omitempty"`
+	Profile     string `json:"profile,omitempty"`
+	RoleARN     string `json:"roleArn,omitempty"`
+	AccessKeyID string `json:"accessKeyId,omitempty"`
+	Source      string `json:"credentialSource,omitempty"`
+	// Expires is when ekstoken stops serving the entry: for a token, its
+	// reported expirationTimestamp (with the default refresh margin).
+	Expires time.Time `json:"expires,omitzero"`
+	// ExpiresIn is Expires less now, in whole seconds; negative once past.
+	ExpiresIn int64 `json:"expiresInSeconds"`
+	// CappedByCredentials: the signing credentials end before the 15
+	// minutes STS gives a token.
+	CappedByCredentials bool   `json:"cappedByCredentials,omitempty"`
+	File                string `json:"file"`
+	Error               string `json:"error,omitempty"`
+
+	name string
+}
+
+// List reads every entry of the store.
+func List(s cache.Store, now time.Time) ([]Item, error) {
+	names, err := s.Names()
+	if err != nil {
+		return nil, err
+	}
+	items := make([]Item, 0, len(names))
+	for _, name := range names {
+		items = append(items, describe(s, name, now))
+	}
+	return items, nil
+}
+
+func describe(s cache.Store, name string, now time.Time) Item {
+	it := Item{File: s.Path(name), name: name}
+	var probe struct {
+		Format string `json:"format"`
+	}
+	if err := s.Read(name, &probe); err != nil {
+		it.Kind, it.Error = KindUnreadable, err.Error()
+		return it
+	}
+	switch probe.Format {
+	case tokencache.EntryFormat:
+		var e tokencache.Entry
+		if err := s.Read(name, &e); err != nil {
+			it.Kind, it.Error = KindUnreadable, err.Error()
+			return it
+		}
+		life, err := e.Lifetime()
+		if err != nil {
+			it.Kind, it.Error = KindUnreadable, err.Error()
+			return it
+		}
+		it.Kind = KindToken
+		it.Cluster, it.Region, it.Profile, it.RoleARN = e.Cluster, e.Region, e.Profile, e.RoleARN
+		it.AccessKeyID, it.Source = e.AccessKeyID, e.CredentialSource
+		it.Expires, it.CappedByCredentials = life.ServeUntil(tokencache.DefaultMargin), life.CappedByCredentials
+	case awsauth.CredentialsFormat:
+		// Only the fields named here are decoded: the secret key and the
+		// session token are never read into memory.
+		var m struct {
+			AccessKeyID string    `json:"accessKeyId"`
+			Expires     time.Time `json:"expires"`
+			Source      string    `json:"source"`
+			Profile     string    `json:"profile"`
+			RoleARN     string    `json:"roleArn"`
+		}
+		if err := s.Read(name, &m); err != nil {
+			it.Kind, it.Error = KindUnreadable, err.Error()
+			return it
+		}
+		it.Kind = KindCredentials
+		it.Profile, it.RoleARN, it.AccessKeyID, it.Source, it.Expires = m.Profile, m.RoleARN, m.AccessKeyID, m.Source, m.Expires
+	default:
+		it.Kind, it.Error = KindUnreadable, fmt.Sprintf("unknown format %q", probe.Format)
+		return it
+	}
+	it.ExpiresIn = int64(it.Expires.Sub(now) / time.Second)
+	return it
+}
+
+// Filter selects entries for `ekstoken clear`. Empty fields match all.
+type Filter struct {
+	Cluster, Profile, Region string
+}
+
+// Matches reports whether the filter selects it. Credentials belong to a
+// profile, not a cluster or region: a cluster or region filter leaves them.
+func (f Filter) Matches(it Item) bool {
+	if it.Kind == KindCredentials && (f.Cluster != "" || f.Region != "") {
+		return false
+	}
+	return (f.Cluster == "" || f.Cluster == it.Cluster) &&
+		(f.Profile == "" || f.Profile == it.Profile) &&
+		(f.Region == "" || f.Region == it.Region)
+}
+
+// Clear removes the entries the filter selects, unreadable ones included
+// when there is no filter, and returns how many it removed.
+func Clear(s cache.Store, f Filter, now time.Time) (int, error) {
+	items, err := List(s, now)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, it := range items {
+		if it.Kind == KindUnreadable && f != (Filter{}) {
+			continue
+		}
+		if it.Kind != KindUnreadable && !f.Matches(it) {
+			continue
+		}
+		if err := s.Remove(it.name); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// WriteTable prints items for people.
+func WriteTable(w io.Writer, items []Item) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tCLUSTER\tREGION\tPROFILE / ROLE\tKEY ID\tEXPIRES IN\tCAPPED BY CREDENTIALS\tFILE")
+	for _, it := range items {
+		if it.Kind == KindUnreadable {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t%s (%s)\n", it.Kind, it.File, it.Error)
+			continue
+		}
+		who := dash(it.Profile)
+		if it.RoleARN != "" {
+			who += " / " + it.RoleARN
+		}
+		capped := "-"
+		if it.Kind == KindToken {
+			capped = map[bool]string{true: "yes", false: "no"}[it.CappedByCredentials]
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.Kind, dash(it.Cluster), dash(it.Region), who,
+			dash(it.AccessKeyID), expiresIn(it.ExpiresIn), capped, it.File)
+	}
+	return tw.Flush()
+}
+
+// WriteJSON prints items for scripts.
+func WriteJSON(w io.Writer, items []Item) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(items)
+}
+
+func expiresIn(s int64) string {
+	if s <= 0 {
+		return "expired"
+	}
+	return strings.TrimSuffix((time.Duration(s) * time.Second).String(), "0s")
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

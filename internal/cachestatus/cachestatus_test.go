@@ -1,0 +1,117 @@
+package cachestatus
+
+import (
+	"bytes"
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ekstoken/ekstoken/internal/awsauth"
+	"github.com/ekstoken/ekstoken/internal/cache"
+	"github.com/ekstoken/ekstoken/internal/tokencache"
+	"github.com/google/go-cmp/cmp"
+)
+
+var signedAt = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+
+const secret = "SECRETsecretSECRETsecret"
+
+func token(akid string) string {
+	u := "https://sts.eu-west-1.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256" +
+		"&X-Amz-Credential=" + akid + "%2F20261127%2Feu-west-1%2Fsts%2Faws4_request&X-Amz-Date=20261127T090000Z&X-Amz-Expires=60" +
+		"&X-Amz-SignedHeaders=host%3Bx-k8s-aws-id&X-Amz-Security-Token=" + secret + "&X-Amz-Signature=00"
+	return "k8s-aws-v1." + base64.RawURLEncoding.EncodeToString([]byte(u))
+}
+
+// fill writes two tokens, a credentials entry and a broken file.
+func fill(t *testing.T) cache.Store {
+	t.Helper()
+	s := cache.Store{Dir: filepath.Join(t.TempDir(), "c")}
+	prod := tokencache.NewEntry(token("ASIAPROD"))
+	prod.Cluster, prod.Region, prod.Profile, prod.AccessKeyID = "prod", "eu-west-1", "admin", "ASIAPROD"
+	prod.CredentialsExpire = signedAt.Add(10 * time.Minute)
+	dev := tokencache.NewEntry(token("AKIADEV"))
+	dev.Cluster, dev.Region, dev.Profile, dev.AccessKeyID = "dev", "us-east-1", "default", "AKIADEV"
+	for name, v := range map[string]any{
+		"token-a": prod, "token-b": dev,
+		"credentials-c": map[string]any{"format": awsauth.CredentialsFormat, "accessKeyId": "ASIAPROD", "secretAccessKey": secret,
+			"sessionToken": secret, "expires": signedAt.Add(10 * time.Minute), "source": "AssumeRoleProvider", "profile": "admin"},
+	} {
+		if err := s.Write(name, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(s.Path("token-broken"), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestList(t *testing.T) {
+	s := fill(t)
+	items, err := List(s, signedAt.Add(2*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range items {
+		got = append(got, strings.Join([]string{it.Kind, it.Cluster, it.Profile, it.AccessKeyID,
+			(time.Duration(it.ExpiresIn) * time.Second).String(), map[bool]string{true: "capped"}[it.CappedByCredentials]}, " "))
+	}
+	want := []string{
+		"credentials  admin ASIAPROD 8m0s ",
+		"token prod admin ASIAPROD 7m0s capped", // credentials end at +10m, less the 60 s margin
+		"token dev default AKIADEV 12m0s ",
+		"unreadable    0s ",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	var table, js bytes.Buffer
+	if err := WriteTable(&table, items); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteJSON(&js, items); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"table": table.String(), "json": js.String()} {
+		if strings.Contains(out, secret) || strings.Contains(out, "k8s-aws-v1.") {
+			t.Errorf("%s output holds a secret or a token:\n%s", name, out)
+		}
+		if !strings.Contains(out, "token-broken") {
+			t.Errorf("%s output does not list the unreadable entry", name)
+		}
+	}
+}
+
+func TestClear(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		filter Filter
+		left   []string
+	}{
+		{"everything", Filter{}, nil},
+		{"one cluster keeps credentials", Filter{Cluster: "prod"}, []string{"credentials-c", "token-b", "token-broken"}},
+		{"a profile takes its credentials", Filter{Profile: "admin"}, []string{"token-b", "token-broken"}},
+		{"a region", Filter{Region: "us-east-1"}, []string{"credentials-c", "token-a", "token-broken"}},
+		{"no match", Filter{Cluster: "none"}, []string{"credentials-c", "token-a", "token-b", "token-broken"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := fill(t)
+			n, err := Clear(s, tt.filter, signedAt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			left, _ := s.Names()
+			if diff := cmp.Diff(tt.left, left); diff != "" {
+				t.Errorf("left (-want +got):\n%s", diff)
+			}
+			if n != 4-len(tt.left) {
+				t.Errorf("removed %d, want %d", n, 4-len(tt.left))
+			}
+		})
+	}
+}
