@@ -87,3 +87,17 @@ func anyMatch(re *regexp.Regexp, ss []string) bool {
 	}
 	return false
 }
+
+// The binary must not link clients whose package init would run on every
+// start: service/eks (see internal/eksapi) and client-go (tests only).
+func TestBinaryLinksNoHeavyClients(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		if strings.HasPrefix(pkg, "github.com/aws/aws-sdk-go-v2/service/eks") || strings.HasPrefix(pkg, "k8s.io/") {
+			t.Errorf("the binary links %s", pkg)
+		}
+	}
+}
