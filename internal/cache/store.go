@@ -149,7 +149,8 @@ func (s Store) Lock(ctx context.Context, name string) (unlock func(), err error)
 	if err := s.ensureDir(); err != nil {
 		return nil, err
 	}
-	l := flock.New(filepath.Join(s.Dir, name+".lock"))
+	// The lock file is opened without following a symlink, like entries.
+	l := flock.New(filepath.Join(s.Dir, name+".lock"), flock.SetFlag(os.O_CREATE|os.O_RDWR|noFollow))
 	ok, err := l.TryLockContext(ctx, 20*time.Millisecond)
 	if err != nil {
 		return nil, fmt.Errorf("lock cache entry: %w", err)

@@ -23,6 +23,9 @@ func openNoFollow(path string) (*os.File, error) {
 	return os.Open(path)
 }
 
+// noFollow: Windows has no such flag; the directory is the user's own.
+const noFollow = 0
+
 // ownedByMe: the profile directory's ACL already limits it to the user.
 func ownedByMe(fs.FileInfo) bool { return true }
 

@@ -104,7 +104,9 @@ func Run(ctx context.Context, env Env, in Input) error {
 	if interactive {
 		opts.MFACode = env.promptMFA
 	}
-	if env.Store != nil && !in.NoCredentialCache {
+	// Keys from the environment cost nothing to resolve: nothing to cache.
+	envKeys := id.AccessKeyID != "" && in.RoleARN == ""
+	if env.Store != nil && !in.NoCredentialCache && !envKeys {
 		opts.Cache = &awsauth.FileCache{
 			Store: *env.Store, Name: id.CredentialsName(), Profile: id.Profile, RoleARN: in.RoleARN, Now: env.Now,
 			Window: in.Margin + credentialsWindow, LockTimeout: env.LockTimeout, Log: env.Log,
