@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -36,8 +35,6 @@ type Options struct {
 	// MFACode, when not nil, is asked for the code of an mfa_serial device.
 	// When nil, a profile with mfa_serial fails with a message instead.
 	MFACode func(serial string) (string, error)
-	// ExpiryWindow refreshes expiring credentials this early.
-	ExpiryWindow time.Duration
 	// Cache, when not nil, keeps expiring credentials across processes.
 	Cache *FileCache
 	// EffectiveProfile, ConfigFile and CredentialsFile name, for messages,
@@ -58,7 +55,6 @@ type Result struct {
 // Resolve loads the configuration and retrieves credentials.
 func Resolve(ctx context.Context, o Options) (Result, error) {
 	opts := []func(*config.LoadOptions) error{
-		config.WithCredentialsCacheOptions(func(c *aws.CredentialsCacheOptions) { c.ExpiryWindow = o.ExpiryWindow }),
 		config.WithAssumeRoleCredentialOptions(func(a *stscreds.AssumeRoleOptions) {
 			if o.MFACode != nil {
 				a.TokenProvider = func() (string, error) { return o.MFACode(aws.ToString(a.SerialNumber)) }
@@ -71,9 +67,11 @@ func Resolve(ctx context.Context, o Options) (Result, error) {
 	if o.Profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(o.Profile))
 	}
+	// No credential ExpiryWindow: the SDK would report Expires that much
+	// early, and ekstoken already takes its margin off the real expiry.
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return Result{}, o.explain(err)
+		return Result{}, o.explain(ctx, err)
 	}
 	if cfg.Region == "" {
 		return Result{}, fmt.Errorf("no AWS region: pass --region, set AWS_REGION, or add `region = ...` to profile %q in %s", o.profileName(), o.ConfigFile)
@@ -89,7 +87,7 @@ func Resolve(ctx context.Context, o Options) (Result, error) {
 				if o.ExternalID != "" {
 					a.ExternalID = aws.String(o.ExternalID)
 				}
-			}), func(c *aws.CredentialsCacheOptions) { c.ExpiryWindow = o.ExpiryWindow })
+			}))
 	}
 	if o.Cache != nil {
 		cfg.Credentials = o.Cache.Wrap(cfg.Credentials)
@@ -103,7 +101,7 @@ func Resolve(ctx context.Context, o Options) (Result, error) {
 				o.baseIdentity = fmt.Sprintf(" (key %s from %s)", b.AccessKeyID, b.Source)
 			}
 		}
-		return Result{}, o.explain(err)
+		return Result{}, o.explain(ctx, err)
 	}
 	return Result{Config: cfg, Credentials: creds}, nil
 }
@@ -116,7 +114,7 @@ func (o Options) profileName() string {
 }
 
 // explain turns the SDK's errors into ones a person can act on.
-func (o Options) explain(err error) error {
+func (o Options) explain(ctx context.Context, err error) error {
 	profile := o.profileName()
 	var notExist config.SharedConfigProfileNotExistError
 	if errors.As(err, &notExist) {
@@ -132,21 +130,49 @@ func (o Options) explain(err error) error {
 	if errors.As(err, &noMFA) || strings.Contains(err.Error(), "AssumeRoleTokenProviderNotSetError") {
 		return fmt.Errorf("profile %q needs an MFA code, and kubectl gave ekstoken no terminal to ask on: set `interactiveMode: IfAvailable` in the kubeconfig user, or run `ekstoken token` once in a terminal: %w", profile, err)
 	}
+	msg := err.Error()
+	// Legacy SSO profiles fail with InvalidTokenError; sso-session ones
+	// with a plain "refresh cached SSO token failed" error.
 	var sso *ssocreds.InvalidTokenError
-	if errors.As(err, &sso) {
+	if errors.As(err, &sso) || strings.Contains(msg, "cached SSO token") {
 		return &SSOLoginError{Profile: profile, Err: err}
 	}
-	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "no EC2 IMDS role found") || strings.Contains(msg, "IMDS") || strings.Contains(msg, "ec2imds"):
 		return fmt.Errorf("no AWS credentials found: tried the environment (AWS_ACCESS_KEY_ID), web identity (AWS_WEB_IDENTITY_TOKEN_FILE), "+
 			"profile %q in %s and %s, container credentials and EC2 instance metadata; run `aws configure`, `aws sso login`, or set AWS_PROFILE: %w",
 			profile, o.ConfigFile, o.CredentialsFile, err)
-	case o.RoleARN != "" && strings.Contains(msg, "AccessDenied"):
-		return fmt.Errorf("cannot assume role %s with the credentials of profile %q%s: check the role's trust policy and the caller's sts:AssumeRole permission: %w",
-			o.RoleARN, profile, o.baseIdentity, err)
+	case strings.Contains(msg, "AccessDenied"):
+		role, base := o.RoleARN, o.baseIdentity
+		if role == "" {
+			role, base = o.profileRole(ctx, profile)
+		}
+		if role != "" {
+			return fmt.Errorf("cannot assume role %s with the credentials of profile %q%s: check the role's trust policy and the caller's sts:AssumeRole permission: %w",
+				role, profile, base, err)
+		}
 	}
 	return fmt.Errorf("get AWS credentials for profile %q: %w", profile, err)
+}
+
+// profileRole reads the role_arn of a profile and names the identity that
+// assumes it, for messages.
+func (o Options) profileRole(ctx context.Context, profile string) (role, base string) {
+	sc, err := config.LoadSharedConfigProfile(ctx, profile, func(l *config.LoadSharedConfigOptions) {
+		l.ConfigFiles, l.CredentialsFiles = []string{o.ConfigFile}, []string{o.CredentialsFile}
+	})
+	if err != nil || sc.RoleARN == "" {
+		return "", ""
+	}
+	switch {
+	case sc.Source != nil && sc.Source.Credentials.AccessKeyID != "":
+		base = fmt.Sprintf(" (key %s of source profile %q)", sc.Source.Credentials.AccessKeyID, sc.SourceProfileName)
+	case sc.SourceProfileName != "":
+		base = fmt.Sprintf(" (source profile %q)", sc.SourceProfileName)
+	case sc.CredentialSource != "":
+		base = fmt.Sprintf(" (credential_source %s)", sc.CredentialSource)
+	}
+	return sc.RoleARN, base
 }
 
 // SSOLoginError says the SSO session behind Profile is missing or expired.

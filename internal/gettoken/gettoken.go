@@ -98,7 +98,6 @@ func Run(ctx context.Context, env Env, in Input) error {
 	opts := awsauth.Options{
 		Region: in.Region, Profile: in.Profile,
 		RoleARN: in.RoleARN, SessionName: in.SessionName, ExternalID: in.ExternalID,
-		ExpiryWindow:     in.Margin,
 		EffectiveProfile: id.Profile, ConfigFile: id.Config.Path, CredentialsFile: id.Credentials.Path,
 	}
 	if interactive {
