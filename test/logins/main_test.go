@@ -11,7 +11,6 @@
 package logins
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -20,12 +19,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"sync"
-	"syscall"
+	"testing"
 	"time"
 
-	"testing"
+	"github.com/ekstoken/ekstoken/internal/moto"
 )
 
 var (
@@ -66,10 +64,11 @@ func setup(m *testing.M) int {
 	}
 	defer trap.close()
 
-	stop, err := startMoto()
+	srv, err := moto.Start()
 	switch {
 	case err == nil:
-		defer stop()
+		defer srv.Close()
+		motoURL = srv.URL
 	case errors.Is(err, exec.ErrNotFound) && os.Getenv("CI") != "true":
 		fmt.Printf("test/logins: moto_server not installed, the tests that need STS are skipped: %v\n", err)
 	default:
@@ -94,83 +93,6 @@ func repoRoot() (string, error) {
 			return "", errors.New("no go.mod above the working directory")
 		}
 		dir = parent
-	}
-}
-
-// freePort finds a port on 127.0.0.1 that nothing listens on.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// startMoto starts moto_server on a free port of 127.0.0.1 and waits until
-// it answers. The returned func stops it.
-func startMoto() (stop func(), err error) {
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		return nil, err
-	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	home, err := os.MkdirTemp("", "ekstoken-moto-")
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	// moto gets no AWS_* variables either; its own process group lets us
-	// end it together with anything its launcher (a pyenv shim) started.
-	cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "AWS_EC2_METADATA_DISABLED=true"}
-	cmd.Dir = home
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	logFile, err := os.Create(filepath.Join(home, "moto.log"))
-	if err != nil {
-		return nil, err
-	}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	stop = func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-		logFile.Close()
-		os.RemoveAll(home)
-	}
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"/moto-api/", nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				motoURL = url
-				return stop, nil
-			}
-		}
-		select {
-		case <-exited:
-			log, _ := os.ReadFile(logFile.Name())
-			stop()
-			return nil, fmt.Errorf("moto_server exited before answering:\n%s", log)
-		case <-ctx.Done():
-			stop()
-			return nil, fmt.Errorf("moto_server did not answer on %s within 20s", url)
-		case <-time.After(100 * time.Millisecond):
-		}
 	}
 }
 
