@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/ekstoken/ekstoken/internal/fakeeks"
+	"github.com/ekstoken/ekstoken/internal/moto"
 )
 
 const (
@@ -95,11 +96,17 @@ func run(runs int, withCABundle bool) error {
 		"AWS_ACCESS_KEY_ID=" + akid, "AWS_SECRET_ACCESS_KEY=" + secret,
 		"AWS_CONFIG_FILE=" + filepath.Join(home, "config"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "credentials"),
 	}
+	// A profile that assumes a role, for the issue 3 rows.
+	roleARN := "arn:aws:iam::111122223333:role/bench-admin"
+	if err := os.WriteFile(filepath.Join(home, "config"), []byte("[profile admin]\nrole_arn = "+roleARN+
+		"\nsource_profile = base\n\n[profile base]\naws_access_key_id = "+akid+"\naws_secret_access_key = "+secret+"\n"), 0o600); err != nil {
+		return err
+	}
 	tokenArgs := []string{"token", "--cluster-name", cluster, "--region", region}
 	awsArgs := []string{"--region", region, "eks", "get-token", "--cluster-name", cluster, "--output", "json"}
 
 	// Warm the cache and find the entry the floor program will read.
-	tok, err := b.output(ekstoken, tokenArgs...)
+	tok, err := b.output(nil, ekstoken, tokenArgs...)
 	if err != nil {
 		return err
 	}
@@ -123,26 +130,40 @@ func run(runs int, withCABundle bool) error {
 	}
 	join := func(cmd string, args []string) string { return cmd + " " + strings.Join(args, " ") }
 
-	steps := []struct {
-		name, cmd string
-		runs      int
-	}{
-		{"floor", floor + " " + entries[0], runs},
-		{"ekstoken hit", join(ekstoken, tokenArgs), runs},
-		{"ekstoken miss", join(ekstoken, append(tokenArgs, "--force-refresh")), runs / 3},
-		{"aws eks get-token", join("aws", awsArgs), 15},
-		{"kubectl static token", kubectl("static"), 40},
-		{"kubectl ekstoken hit", kubectl("ekstoken"), 40},
-		{"kubectl aws eks get-token", kubectl("aws"), 10},
+	steps := []step{
+		{"floor", floor + " " + entries[0], runs, nil},
+		{"ekstoken hit", join(ekstoken, tokenArgs), runs, nil},
+		{"ekstoken miss", join(ekstoken, append(tokenArgs, "--force-refresh")), runs / 3, nil},
+		{"aws eks get-token", join("aws", awsArgs), 15, nil},
+		{"kubectl static token", kubectl("static"), 40, nil},
+		{"kubectl ekstoken hit", kubectl("ekstoken"), 40, nil},
+		{"kubectl aws eks get-token", kubectl("aws"), 10, nil},
 	}
+	// Assumed roles (issue 3): STS is moto_server on 127.0.0.1. ekstoken
+	// assumes the profile's role once per role session; the aws CLI's
+	// --role-arn assumes it on every call.
+	motoSrv, err := moto.Start()
+	if err != nil {
+		return fmt.Errorf("moto_server: %w", err)
+	}
+	defer motoSrv.Close()
+	onMoto := []string{"AWS_ENDPOINT_URL_STS=" + motoSrv.URL}
+	roleArgs := []string{"token", "--cluster-name", cluster, "--region", region, "--profile", "admin"}
+	if _, err := b.output(onMoto, ekstoken, roleArgs...); err != nil {
+		return err
+	}
+	steps = append(steps, []step{
+		{"role: ekstoken hit", join(ekstoken, roleArgs), runs, onMoto},
+		{"role: ekstoken miss, credentials cached", join(ekstoken, append(roleArgs, "--force-refresh")), runs / 3, onMoto},
+		{"role: ekstoken miss, AssumeRole on moto", join(ekstoken, append(roleArgs, "--force-refresh", "--no-credential-cache")), 30, onMoto},
+		{"role: aws eks get-token --role-arn on moto", join("aws", append(awsArgs, "--role-arn", roleARN)), 10, onMoto},
+	}...)
 	if withCABundle {
-		steps = append(steps, struct {
-			name, cmd string
-			runs      int
-		}{"ekstoken miss, AWS_CA_BUNDLE=system", "env AWS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt " + join(ekstoken, append(tokenArgs, "--force-refresh")), runs / 3})
+		steps = append(steps, step{"ekstoken miss, AWS_CA_BUNDLE=system", join(ekstoken, append(tokenArgs, "--force-refresh")), runs / 3,
+			[]string{"AWS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt"}})
 	}
 	for _, s := range steps {
-		if err := b.hyperfine(s.name, s.cmd, s.runs); err != nil {
+		if err := b.hyperfine(s); err != nil {
 			return err
 		}
 	}
@@ -158,9 +179,16 @@ func run(runs int, withCABundle bool) error {
 	return nil
 }
 
-func (b *bench) output(cmd string, args ...string) (string, error) {
+// step is one hyperfine measurement; env is added to the bench's own.
+type step struct {
+	name, cmd string
+	runs      int
+	env       []string
+}
+
+func (b *bench) output(env []string, cmd string, args ...string) (string, error) {
 	c := exec.Command(cmd, args...)
-	c.Env = b.env
+	c.Env = append(append([]string{}, b.env...), env...)
 	c.Stderr = os.Stderr
 	out, err := c.Output()
 	if err != nil {
@@ -169,10 +197,11 @@ func (b *bench) output(cmd string, args ...string) (string, error) {
 	return string(out), nil
 }
 
-func (b *bench) hyperfine(name, cmd string, runs int) error {
+func (b *bench) hyperfine(s step) error {
+	name := s.name
 	out := filepath.Join(b.dir, "hf.json")
-	c := exec.Command("hyperfine", "-N", "--warmup", "3", "--runs", fmt.Sprint(runs), "--export-json", out, "--command-name", name, cmd)
-	c.Env = b.env
+	c := exec.Command("hyperfine", "-N", "--warmup", "3", "--runs", fmt.Sprint(s.runs), "--export-json", out, "--command-name", name, s.cmd)
+	c.Env = append(append([]string{}, b.env...), s.env...)
 	c.Stdout, c.Stderr = os.Stderr, os.Stderr
 	if err := c.Run(); err != nil {
 		return fmt.Errorf("hyperfine %s: %w", name, err)
@@ -234,6 +263,10 @@ func (b *bench) report(w *os.File) {
 	fmt.Fprintf(w, "| kubectl with ekstoken (hit) / kubectl with a static token | %.3f× | ≤ 1.10× |\n", b.ratio("kubectl ekstoken hit", "kubectl static token"))
 	fmt.Fprintf(w, "| kubectl with aws eks get-token / kubectl with ekstoken (hit) | %.1f× slower | |\n", b.ratio("kubectl aws eks get-token", "kubectl ekstoken hit"))
 	fmt.Fprintf(w, "| peak RSS, hit / miss | %.1f / %.1f MiB | ≤ 30 MiB |\n", float64(b.rss["ekstoken hit"])/1024, float64(b.rss["ekstoken miss"])/1024)
+	fmt.Fprintf(w, "| aws eks get-token --role-arn / ekstoken miss with AssumeRole (both on moto) | %.1f× faster | |\n",
+		b.ratio("role: aws eks get-token --role-arn on moto", "role: ekstoken miss, AssumeRole on moto"))
+	fmt.Fprintf(w, "| aws eks get-token --role-arn / ekstoken hit, assumed-role profile | %.0f× faster | |\n",
+		b.ratio("role: aws eks get-token --role-arn on moto", "role: ekstoken hit"))
 	if _, ok := b.results["ekstoken miss, AWS_CA_BUNDLE=system"]; ok {
 		fmt.Fprintf(w, "| aws eks get-token / ekstoken miss with AWS_CA_BUNDLE=system bundle | %.0f× faster | |\n", b.ratio("aws eks get-token", "ekstoken miss, AWS_CA_BUNDLE=system"))
 	}
