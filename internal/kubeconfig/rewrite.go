@@ -1,0 +1,809 @@
+package kubeconfig
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ErrInPlace is returned (wrapped) when an edit cannot be spliced into the
+// file without changing something else, which Rewrite and Upsert check by
+// parsing their result. Nothing is returned but the error.
+var ErrInPlace = errors.New("cannot edit this kubeconfig in place")
+
+// API versions of client.authentication.k8s.io as kubeconfigs spell them.
+const (
+	APIVersionV1Alpha1 = "client.authentication.k8s.io/v1alpha1"
+	APIVersionV1Beta1  = "client.authentication.k8s.io/v1beta1"
+	APIVersionV1       = "client.authentication.k8s.io/v1"
+)
+
+// RewriteOptions selects the users Rewrite converts and what they run.
+type RewriteOptions struct {
+	// Command is what converted users run: "ekstoken" or an absolute path.
+	Command string
+	// Contexts and Users limit the rewrite to the users these contexts
+	// reference and to these user names (both given: either). Empty: all
+	// users. A name the kubeconfig does not have is an error.
+	Contexts []string
+	Users    []string
+	// ProfileNeedsMFA reports whether an AWS profile prompts for an MFA
+	// code ("" is the default profile). A user with interactiveMode Never
+	// whose profile does is switched to IfAvailable, since kubectl would
+	// otherwise never let the prompt through. May be nil.
+	ProfileNeedsMFA func(profile string) bool
+	// Skipped, if set, is told about every selected user Rewrite leaves
+	// alone and why (not an exec user, already ekstoken, an option ekstoken
+	// has no equivalent for...).
+	Skipped func(user, reason string)
+}
+
+// Change is one user Rewrite converted.
+type Change struct {
+	User    string   // kubeconfig user name
+	Line    int      // line of the user entry in the original file
+	From    string   // what it ran: "aws eks get-token", "aws-iam-authenticator token", "eks-token-cache.sh"
+	Summary string   // one line: the command it runs now
+	Notes   []string // apiVersion upgraded, interactiveMode set, ...
+}
+
+func (c Change) String() string {
+	s := fmt.Sprintf("%s: %s -> %s", c.User, c.From, c.Summary)
+	for _, n := range c.Notes {
+		s += "\n  " + n
+	}
+	return s
+}
+
+// Rewrite converts the exec users of kubeconfig src that run `aws eks
+// get-token`, `aws-iam-authenticator token` or the eks-token-cache.sh
+// script into equivalent `ekstoken token` users. It does no I/O.
+//
+// Only the values that change are replaced in the original bytes (command,
+// args, an apiVersion of v1alpha1, interactiveMode); everything else,
+// comments and formatting included, is kept byte for byte. With nothing to
+// change, out is src and changes is empty. Users already running ekstoken
+// are left alone, so Rewrite(Rewrite(x)) == Rewrite(x).
+func Rewrite(src []byte, opts RewriteOptions) (out []byte, changes []Change, err error) {
+	if opts.Command == "" {
+		return nil, nil, errors.New("kubeconfig: RewriteOptions.Command is empty")
+	}
+	d, err := parse(src)
+	if err != nil {
+		return nil, nil, err
+	}
+	selected, err := d.selectUsers(opts.Contexts, opts.Users)
+	if err != nil {
+		return nil, nil, err
+	}
+	skip := func(user, reason string) {
+		if opts.Skipped != nil {
+			opts.Skipped(user, reason)
+		}
+	}
+	var edits []edit
+	var planned []plannedExec
+	for i, u := range d.userEntries() {
+		name, _ := scalarValue(u, "name")
+		if selected != nil && !selected[name] {
+			continue
+		}
+		_, user := mapGet(u, "user")
+		_, ex := mapGet(user, "exec")
+		if ex == nil || isNull(ex) {
+			skip(name, "not an exec credential plugin user")
+			continue
+		}
+		p, reason, err := d.planExec(ex, opts)
+		if err == nil && reason == "" {
+			err = checkPlain(ex)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("user %q: cannot rewrite it in place: %w; leave it out with --user/--context or edit it by hand", name, err)
+		}
+		if reason != "" {
+			skip(name, reason)
+			continue
+		}
+		edits = append(edits, p.edits...)
+		p.index = i
+		planned = append(planned, p)
+		changes = append(changes, Change{User: name, Line: u.Line, From: p.from, Summary: p.summary, Notes: p.notes})
+	}
+	if len(edits) == 0 {
+		return src, nil, nil
+	}
+	out, err = apply(src, edits)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := verifyRewrite(src, out, planned); err != nil {
+		return nil, nil, err
+	}
+	return out, changes, nil
+}
+
+// userEntries returns the entries of the users list.
+func (d *doc) userEntries() []*yaml.Node {
+	_, seq := mapGet(d.root, "users")
+	if seq == nil || seq.Kind != yaml.SequenceNode {
+		return nil
+	}
+	return seq.Content
+}
+
+func entryNames(d *doc, key string) []string {
+	_, seq := mapGet(d.root, key)
+	if seq == nil || seq.Kind != yaml.SequenceNode {
+		return nil
+	}
+	var names []string
+	for _, e := range seq.Content {
+		n, _ := scalarValue(e, "name")
+		names = append(names, n)
+	}
+	return names
+}
+
+// selectUsers resolves the limits to a set of user names (nil: all).
+func (d *doc) selectUsers(contexts, users []string) (map[string]bool, error) {
+	if len(contexts) == 0 && len(users) == 0 {
+		return nil, nil
+	}
+	sel := map[string]bool{}
+	userNames := entryNames(d, "users")
+	for _, c := range contexts {
+		var found bool
+		_, seq := mapGet(d.root, "contexts")
+		if seq != nil && seq.Kind == yaml.SequenceNode {
+			for _, e := range seq.Content {
+				if n, _ := scalarValue(e, "name"); n != c {
+					continue
+				}
+				found = true
+				_, ctx := mapGet(e, "context")
+				u, _ := scalarValue(ctx, "user")
+				if !slices.Contains(userNames, u) {
+					return nil, fmt.Errorf("context %q uses user %q, which this kubeconfig does not define (users: %s)", c, u, list(userNames))
+				}
+				sel[u] = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("no context %q in this kubeconfig (contexts: %s)", c, list(entryNames(d, "contexts")))
+		}
+	}
+	for _, u := range users {
+		if !slices.Contains(userNames, u) {
+			return nil, fmt.Errorf("no user %q in this kubeconfig (users: %s)", u, list(userNames))
+		}
+		sel[u] = true
+	}
+	return sel, nil
+}
+
+func list(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, ", ")
+}
+
+// EnvVar is one entry of an exec plugin's env list.
+type EnvVar struct {
+	Name  string `yaml:"name"`
+	Value string `yaml:"value"`
+}
+
+// target is what an old exec entry asks for, in ekstoken's terms.
+type target struct {
+	from                           string
+	clusterName, clusterID, region string
+	profile, roleARN               string
+	externalID, sessionName        string
+	envProfile, envRegion          string // from the exec entry's env
+	notes                          []string
+}
+
+func (t *target) args() []string {
+	a := []string{"token"}
+	if t.clusterID != "" {
+		a = append(a, "--cluster-id", t.clusterID)
+	} else {
+		a = append(a, "--cluster-name", t.clusterName)
+	}
+	for _, f := range [][2]string{
+		{"--region", t.region}, {"--profile", t.profile}, {"--role-arn", t.roleARN},
+		{"--external-id", t.externalID}, {"--session-name", t.sessionName},
+	} {
+		if f[1] != "" {
+			a = append(a, f[0], f[1])
+		}
+	}
+	return a
+}
+
+// plannedExec is the rewrite of one exec mapping.
+type plannedExec struct {
+	index         int // in the users list
+	from, summary string
+	notes         []string
+	edits         []edit
+	command       string
+	args          []string
+	set           map[string]string // other keys set: apiVersion, interactiveMode
+}
+
+// commandBase is the lower-case base name of a command without ".exe",
+// for both / and \ separated paths.
+func commandBase(cmd string) string {
+	if i := strings.LastIndexAny(cmd, `/\`); i >= 0 {
+		cmd = cmd[i+1:]
+	}
+	return strings.TrimSuffix(strings.ToLower(cmd), ".exe")
+}
+
+// planExec decides what exec mapping ex becomes. A non-empty reason means
+// it stays as it is; an error means it should change but cannot be edited
+// in place.
+func (d *doc) planExec(ex *yaml.Node, opts RewriteOptions) (p plannedExec, reason string, err error) {
+	if ex.Kind == yaml.AliasNode {
+		if _, reason, _ := d.planExec(ex.Alias, opts); reason != "" {
+			return p, reason, nil
+		}
+		return p, "", checkPlain(ex)
+	}
+	command, _ := scalarValue(ex, "command")
+	if ex.Kind != yaml.MappingNode {
+		return p, "exec is not a mapping", nil
+	}
+	if command == "" {
+		return p, "exec has no command", nil
+	}
+	if commandBase(command) == "ekstoken" {
+		return p, "already runs ekstoken", nil
+	}
+	var args []string
+	_, argsNode := mapGet(ex, "args")
+	if argsNode != nil && !isNull(argsNode) {
+		if argsNode.Kind != yaml.SequenceNode {
+			return p, "args is not a list", nil
+		}
+		for _, a := range argsNode.Content {
+			if a.Kind != yaml.ScalarNode {
+				return p, "args holds something other than strings", nil
+			}
+			args = append(args, a.Value)
+		}
+	}
+	var env []EnvVar
+	if _, en := mapGet(ex, "env"); en != nil && !isNull(en) {
+		if err := en.Decode(&env); err != nil {
+			return p, "env is not a list of name/value pairs", nil
+		}
+	}
+	var t *target
+	switch base := commandBase(command); {
+	case base == "aws":
+		t, reason = parseAWS(args)
+	case base == "aws-iam-authenticator":
+		t, reason = parseAuthenticator(args, env)
+	case base == "eks-token-cache.sh":
+		t, reason = parseBlogScript(args)
+	case (base == "bash" || base == "sh") && len(args) > 0 && strings.HasSuffix(args[0], "eks-token-cache.sh"):
+		t, reason = parseBlogScript(args[1:])
+	default:
+		return p, fmt.Sprintf("runs %s, not aws eks get-token, aws-iam-authenticator or eks-token-cache.sh", command), nil
+	}
+	if reason != "" {
+		return p, reason, nil
+	}
+	for _, e := range env {
+		switch e.Name {
+		case "AWS_PROFILE":
+			t.envProfile = e.Value
+		case "AWS_REGION":
+			t.envRegion = e.Name + "=" + e.Value
+		case "AWS_DEFAULT_REGION":
+			if t.envRegion == "" {
+				t.envRegion = e.Name + "=" + e.Value
+			}
+		}
+	}
+	if argsNode == nil || argsNode.Kind != yaml.SequenceNode {
+		return p, "no args list to rewrite", nil
+	}
+
+	p.from = t.from
+	p.notes = t.notes
+	p.command = opts.Command
+	p.args = t.args()
+	p.summary = strings.Join(append([]string{opts.Command}, p.args...), " ")
+	if t.profile == "" && t.envProfile != "" {
+		p.notes = append(p.notes, fmt.Sprintf("profile %q still comes from env AWS_PROFILE", t.envProfile))
+	}
+	switch {
+	case t.region == "" && t.envRegion != "":
+		p.notes = append(p.notes, "region still comes from env "+t.envRegion)
+	case t.region == "":
+		p.notes = append(p.notes, "no region given: ekstoken takes it from AWS_REGION, AWS_DEFAULT_REGION or the profile")
+	}
+
+	flow := ex.Style&yaml.FlowStyle != 0
+	ck, cv := mapGet(ex, "command")
+	valQ := quotingOf(cv)
+
+	// command
+	e, err := d.replaceScalar(cv, ck, opts.Command, flow)
+	if err != nil {
+		return p, "", err
+	}
+	p.edits = append(p.edits, e)
+
+	// args
+	ak, _ := mapGet(ex, "args")
+	e, err = d.replaceList(argsNode, ak, p.args)
+	if err != nil {
+		return p, "", err
+	}
+	p.edits = append(p.edits, e)
+
+	// set makes key hold val: replacing its value, or adding the key.
+	set := func(key, val string) error {
+		k, v := mapGet(ex, key)
+		var e edit
+		var err error
+		if k == nil {
+			e, err = d.insertKey(ex, key, val, valQ)
+		} else {
+			e, err = d.replaceScalar(v, k, val, flow)
+		}
+		if err != nil {
+			return err
+		}
+		p.edits = append(p.edits, e)
+		p.set[key] = val
+		return nil
+	}
+	p.set = map[string]string{}
+
+	// apiVersion
+	switch v, _ := scalarValue(ex, "apiVersion"); v {
+	case "":
+		if err := set("apiVersion", APIVersionV1Beta1); err != nil {
+			return p, "", err
+		}
+		p.notes = append(p.notes, "apiVersion was missing: set to "+APIVersionV1Beta1)
+	case APIVersionV1Alpha1:
+		if err := set("apiVersion", APIVersionV1Beta1); err != nil {
+			return p, "", err
+		}
+		p.notes = append(p.notes, "apiVersion "+APIVersionV1Alpha1+" upgraded to "+APIVersionV1Beta1+": kubectl 1.24 and later reject v1alpha1")
+	}
+
+	// interactiveMode
+	profile := t.profile
+	if profile == "" {
+		profile = t.envProfile
+	}
+	switch v, _ := scalarValue(ex, "interactiveMode"); {
+	case v == "":
+		if err := set("interactiveMode", "IfAvailable"); err != nil {
+			return p, "", err
+		}
+		p.notes = append(p.notes, "interactiveMode set to IfAvailable (client-go's default for v1beta1; v1 requires the field)")
+	case v == "Never" && opts.ProfileNeedsMFA != nil && opts.ProfileNeedsMFA(profile):
+		if err := set("interactiveMode", "IfAvailable"); err != nil {
+			return p, "", err
+		}
+		who := fmt.Sprintf("profile %q", profile)
+		if profile == "" {
+			who = "the default profile"
+		}
+		p.notes = append(p.notes, fmt.Sprintf("interactiveMode Never changed to IfAvailable: %s asks for an MFA code, which Never would keep kubectl from passing through", who))
+	}
+	return p, "", nil
+}
+
+// value reads the value of flag a (at args[*i]) as "--flag value" or
+// "--flag=value", advancing *i past it.
+func value(args []string, i *int) (name, val string, ok bool) {
+	name, val, hasEq := strings.Cut(args[*i], "=")
+	if hasEq {
+		return name, val, true
+	}
+	if *i+1 >= len(args) {
+		return name, "", false
+	}
+	*i++
+	return name, args[*i], true
+}
+
+// parseAWS reads `aws [globals] eks get-token [options]` in any order.
+func parseAWS(args []string) (*target, string) {
+	t := &target{from: "aws eks get-token"}
+	var pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "-") {
+			pos = append(pos, a)
+			continue
+		}
+		flag, _, _ := strings.Cut(a, "=")
+		switch flag {
+		case "--debug", "--no-cli-pager", "--no-cli-auto-prompt", "--no-paginate":
+			continue // only affect logging or paging
+		case "--region", "--profile", "--output", "--cluster-name", "--cluster-id", "--role-arn", "--role", "--session-name":
+		default:
+			return nil, fmt.Sprintf("aws option %s has no ekstoken equivalent", flag)
+		}
+		_, v, ok := value(args, &i)
+		if !ok {
+			return nil, fmt.Sprintf("aws option %s has no value", flag)
+		}
+		switch flag {
+		case "--region":
+			t.region = v
+		case "--profile":
+			t.profile = v
+		case "--output":
+			if v != "json" {
+				return nil, fmt.Sprintf("--output %s: kubectl reads only json", v)
+			}
+		case "--cluster-name":
+			t.clusterName = v
+		case "--cluster-id":
+			t.clusterID = v
+		case "--role-arn", "--role":
+			t.roleARN = v
+		case "--session-name":
+			t.sessionName = v
+		}
+	}
+	if !slices.Equal(pos, []string{"eks", "get-token"}) {
+		return nil, fmt.Sprintf("aws %s is not `aws eks get-token`", strings.Join(pos, " "))
+	}
+	return t.checkCluster("--cluster-name", "--cluster-id")
+}
+
+// parseAuthenticator reads `aws-iam-authenticator token -i CLUSTER ...`.
+func parseAuthenticator(args []string, env []EnvVar) (*target, string) {
+	t := &target{from: "aws-iam-authenticator token"}
+	var pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			pos = append(pos, a)
+			continue
+		}
+		flag, _, _ := strings.Cut(a, "=")
+		switch flag {
+		case "--cache":
+			continue // ekstoken caches anyway
+		case "-i", "--cluster-id", "-r", "--role", "--region", "-e", "--external-id", "-s", "--session-name", "-v", "--log-verbosity", "-l", "--log-format":
+		default:
+			return nil, fmt.Sprintf("aws-iam-authenticator option %s has no ekstoken equivalent", flag)
+		}
+		_, v, ok := value(args, &i)
+		if !ok {
+			return nil, fmt.Sprintf("aws-iam-authenticator option %s has no value", flag)
+		}
+		switch flag {
+		case "-i", "--cluster-id":
+			t.clusterName = v
+		case "-r", "--role":
+			t.roleARN = v
+		case "--region":
+			t.region = v
+		case "-e", "--external-id":
+			t.externalID = v
+		case "-s", "--session-name":
+			t.sessionName = v
+		}
+	}
+	if !slices.Equal(pos, []string{"token"}) {
+		return nil, fmt.Sprintf("aws-iam-authenticator %s is not `aws-iam-authenticator token`", strings.Join(pos, " "))
+	}
+	if t.roleARN == "" {
+		for _, e := range env {
+			if e.Name == "DEFAULT_ROLE" && e.Value != "" {
+				t.roleARN = e.Value
+				t.notes = append(t.notes, "role from env DEFAULT_ROLE passed as --role-arn")
+			}
+		}
+	}
+	return t.checkCluster("-i", "")
+}
+
+// parseBlogScript reads the blog's `eks-token-cache.sh CLUSTER REGION
+// [PROFILE]`; a profile of "default" means none.
+func parseBlogScript(args []string) (*target, string) {
+	if len(args) < 2 || len(args) > 3 {
+		return nil, fmt.Sprintf("eks-token-cache.sh takes CLUSTER REGION [PROFILE], found %d arguments", len(args))
+	}
+	t := &target{from: "eks-token-cache.sh", clusterName: args[0], region: args[1]}
+	if len(args) == 3 && args[2] != "default" {
+		t.profile = args[2]
+	}
+	return t.checkCluster("CLUSTER", "")
+}
+
+func (t *target) checkCluster(nameFlag, idFlag string) (*target, string) {
+	switch {
+	case t.clusterName != "" && t.clusterID != "":
+		return nil, fmt.Sprintf("both %s and %s are given", nameFlag, idFlag)
+	case t.clusterName == "" && t.clusterID == "":
+		return nil, "no cluster given (" + nameFlag + ")"
+	}
+	return t, ""
+}
+
+// replaceScalar replaces the value v of key k with s, quoted as v was.
+func (d *doc) replaceScalar(v, k *yaml.Node, s string, flow bool) (edit, error) {
+	if err := checkPlain(v); err != nil {
+		return edit{}, err
+	}
+	start := d.start(v)
+	end, err := d.end(v, k.Column-1)
+	if err != nil {
+		return edit{}, err
+	}
+	if isNull(v) && v.Value == "" {
+		return mkEdit(start, end, " "+scalar(s, plainQ, flow)), nil
+	}
+	return mkEdit(start, end, scalar(s, quotingOf(v), flow)), nil
+}
+
+// replaceList replaces list node n (the value of key k) with items, in the
+// same layout: a block list keeps its dash column and item prefix, its
+// full-line comments (moved before the items) and its line comments (kept
+// on the item with the same value); a flow list keeps one-line or
+// one-item-per-line layout.
+func (d *doc) replaceList(n, k *yaml.Node, items []string) (edit, error) {
+	if err := checkPlain(n); err != nil {
+		return edit{}, err
+	}
+	start := d.start(n)
+	end, err := d.end(n, k.Column-1)
+	if err != nil {
+		return edit{}, err
+	}
+	q := plainQ
+	for _, it := range n.Content {
+		if qq := quotingOf(it); qq != plainQ && q != doubleQ {
+			q = qq
+		}
+	}
+	type span struct{ s, e int }
+	spans := make([]span, len(n.Content))
+	for i, it := range n.Content {
+		if err := checkPlain(it); err != nil {
+			return edit{}, err
+		}
+		s := d.start(it)
+		e, err := d.end(it, n.Column-1)
+		if err != nil {
+			return edit{}, err
+		}
+		if d.lineOf(s) != d.lineOf(e) {
+			return edit{}, &spanError{it.Line, "an argument spans several lines"}
+		}
+		spans[i] = span{s, e}
+	}
+
+	if n.Style&yaml.FlowStyle != 0 {
+		// Between the items there may be only brackets, commas and space.
+		cur := start
+		for _, sp := range append(spans, span{end, end}) {
+			if strings.Trim(string(d.src[cur:sp.s]), "[], \t\r\n") != "" {
+				return edit{}, &spanError{d.lineOf(cur), "comments inside a flow list"}
+			}
+			cur = sp.e
+		}
+		rendered := make([]string, len(items))
+		for i, it := range items {
+			rendered[i] = scalar(it, q, true)
+		}
+		if len(spans) > 0 && d.lineOf(spans[0].s) != n.Line {
+			ind := strings.Repeat(" ", n.Content[0].Column-1)
+			closing := "]"
+			if ls := d.lines[d.lineOf(end-1)-1]; strings.TrimSpace(string(d.src[ls:end-1])) == "" {
+				closing = d.nl + strings.Repeat(" ", d.indentOf(end-1)) + "]"
+			}
+			return mkEdit(start, end, "["+d.nl+ind+strings.Join(rendered, ","+d.nl+ind)+closing), nil
+		}
+		sep := ", "
+		if len(spans) > 1 && string(d.src[spans[0].e:spans[1].s]) == "," {
+			sep = ","
+		}
+		return mkEdit(start, end, "["+strings.Join(rendered, sep)+"]"), nil
+	}
+
+	// Block list: every line of the span is an item, blank or a comment.
+	itemLine := map[int]int{}
+	for i, sp := range spans {
+		itemLine[d.lineOf(sp.s)] = i
+	}
+	var comments []string
+	lineComment := map[int]string{}
+	for l := n.Line; l <= d.lineOf(end); l++ {
+		ls := d.lines[l-1]
+		text := strings.TrimSpace(string(d.src[ls:d.eol(ls)]))
+		if i, ok := itemLine[l]; ok {
+			rest := strings.TrimRight(string(d.src[spans[i].e:d.eol(spans[i].e)]), " \t")
+			if strings.HasPrefix(strings.TrimSpace(rest), "#") {
+				lineComment[i] = rest
+			}
+			continue
+		}
+		switch {
+		case text == "":
+		case strings.HasPrefix(text, "#"):
+			comments = append(comments, text)
+		default:
+			return edit{}, &spanError{l, "unexpected text inside the args list"}
+		}
+	}
+	prefix := "- "
+	if len(spans) > 0 {
+		if p := string(d.src[start:spans[0].s]); !strings.ContainsAny(p, "\r\n") {
+			prefix = p
+		}
+	}
+	used := map[int]bool{}
+	lines := append([]string{}, comments...)
+	newComment := map[int]string{}
+	for i, it := range n.Content {
+		c, ok := lineComment[i]
+		if !ok {
+			continue
+		}
+		j := -1
+		for k, s := range items {
+			if s == it.Value && !used[k] {
+				j = k
+				break
+			}
+		}
+		if j < 0 {
+			lines = append(lines, strings.TrimSpace(c))
+			continue
+		}
+		used[j] = true
+		newComment[j] = c
+	}
+	for j, it := range items {
+		lines = append(lines, prefix+scalar(it, q, false)+newComment[j])
+	}
+	return mkEdit(start, end, strings.Join(lines, d.nl+strings.Repeat(" ", n.Column-1))), nil
+}
+
+// insertKey adds key: value to mapping m: in alphabetical place when m's
+// keys are sorted (as kubectl and the aws CLI write them), else last.
+func (d *doc) insertKey(m *yaml.Node, key, val string, valQ quoting) (edit, error) {
+	flow := m.Style&yaml.FlowStyle != 0
+	var keys []string
+	for i := 0; i < len(m.Content); i += 2 {
+		keys = append(keys, m.Content[i].Value)
+	}
+	idx := len(keys)
+	if slices.IsSorted(keys) {
+		idx, _ = slices.BinarySearch(keys, key)
+	}
+	if len(keys) == 0 {
+		return edit{}, &spanError{m.Line, "empty mapping"}
+	}
+	ref := m.Content[0]
+	if idx > 0 {
+		ref = m.Content[2*idx-2]
+	}
+	kq := quotingOf(ref)
+	if kq == doubleQ {
+		valQ = doubleQ
+	}
+	colon, comma := ": ", ", "
+	if flow {
+		colon, comma = d.flowSpacing(m)
+	}
+	pair := scalar(key, kq, flow) + colon + scalar(val, valQ, flow)
+	ind := strings.Repeat(" ", ref.Column-1)
+	sep := d.nl + ind
+	if flow && ref.Line == m.Line {
+		sep = strings.TrimPrefix(comma, ",")
+	}
+	if idx == 0 {
+		at := d.start(ref)
+		if flow {
+			return mkEdit(at, at, pair+","+sep), nil
+		}
+		return mkEdit(at, at, pair+d.nl+ind), nil
+	}
+	pk, pv := m.Content[2*idx-2], m.Content[2*idx-1]
+	if !flow && pv.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		// Text after a block scalar can change its value (trailing line
+		// breaks belong to it); go before its key instead.
+		at := d.start(pk)
+		return mkEdit(at, at, pair+d.nl+ind), nil
+	}
+	e, err := d.end(pv, pk.Column-1)
+	if err != nil {
+		return edit{}, err
+	}
+	if isNull(pv) && pv.Value == "" {
+		if e, err = d.afterColon(pk); err != nil {
+			return edit{}, err
+		}
+	}
+	if flow {
+		return mkEdit(e, e, ","+sep+pair), nil
+	}
+	at := d.eol(e)
+	return mkEdit(at, at, d.nl+ind+pair), nil
+}
+
+// flowSpacing is how flow mapping m writes its pairs: the text between a
+// key and its value (":" in compact JSON, ": " usually) and between one
+// pair and the next on the same line ("," or ", ").
+func (d *doc) flowSpacing(m *yaml.Node) (colon, comma string) {
+	colon, comma = ": ", ", "
+	if len(m.Content) < 2 {
+		return
+	}
+	k0, v0 := m.Content[0], m.Content[1]
+	if e, err := d.end(k0, 0); err == nil {
+		if gap := string(d.src[e:d.start(v0)]); strings.Contains(gap, ":") && !strings.ContainsAny(gap, "\r\n") {
+			colon = gap
+		}
+	}
+	if len(m.Content) >= 4 {
+		if e, err := d.end(v0, 0); err == nil {
+			if gap := string(d.src[e:d.start(m.Content[2])]); strings.HasPrefix(gap, ",") && !strings.ContainsAny(gap, "\r\n") {
+				comma = gap
+			}
+		}
+	}
+	return colon, comma
+}
+
+// verifyRewrite checks that out parses and differs from src exactly in the
+// planned exec fields. Anything else is a bug in the splicing, and an
+// error is better than a damaged kubeconfig.
+func verifyRewrite(src, out []byte, planned []plannedExec) error {
+	var want, got map[string]any
+	if err := yaml.Unmarshal(src, &want); err != nil {
+		return err
+	}
+	if err := yaml.Unmarshal(out, &got); err != nil {
+		return fmt.Errorf("%w: the result would not parse (%v); nothing was changed", ErrInPlace, err)
+	}
+	users, _ := want["users"].([]any)
+	for _, p := range planned {
+		u, _ := users[p.index].(map[string]any)
+		user, _ := u["user"].(map[string]any)
+		ex, _ := user["exec"].(map[string]any)
+		if ex == nil {
+			return errors.New("internal error: planned exec not found")
+		}
+		ex["command"] = p.command
+		args := make([]any, len(p.args))
+		for i, a := range p.args {
+			args[i] = a
+		}
+		ex["args"] = args
+		for k, v := range p.set {
+			ex[k] = v
+		}
+	}
+	if !reflect.DeepEqual(want, got) {
+		return fmt.Errorf("%w: the result would differ in more than the exec entries; nothing was changed", ErrInPlace)
+	}
+	return nil
+}
