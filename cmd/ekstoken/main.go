@@ -30,6 +30,7 @@ func main() {
 		Home:       home,
 		Version:    version,
 		IsTerminal: func() bool { return term.IsTerminal(int(os.Stdin.Fd())) },
+		Executable: os.Executable,
 		SSOLogin: func(ctx context.Context, profile string) error {
 			cmd := exec.CommandContext(ctx, "aws", "sso", "login", "--profile", profile)
 			// stdout belongs to kubectl: the login's messages go to stderr.

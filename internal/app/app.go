@@ -36,6 +36,8 @@ type Env struct {
 	// SSOLogin runs `aws sso login --profile p` attached to the terminal,
 	// with its output on stderr.
 	SSOLogin func(ctx context.Context, profile string) error
+	// Executable is the path of the running binary, for --absolute.
+	Executable func() (string, error)
 	// GetToken runs the token use case; nil means gettoken.Run. Tests
 	// replace it to see what the command line parsed into.
 	GetToken func(context.Context, gettoken.Env, gettoken.Input) error
@@ -91,6 +93,7 @@ func newRoot(env *Env) *cobra.Command {
 	eks := &cobra.Command{Use: "eks", Short: "Drop-in for the aws CLI's `eks` commands", Args: noArgs}
 	eks.AddCommand(newTokenCommand(env, g, "get-token", true))
 	root.AddCommand(newTokenCommand(env, g, "token", false), eks,
+		newSetupCommand(env), newUpdateKubeconfigCommand(env, g),
 		newStatusCommand(env, g), newClearCommand(env, g), newVersionCommand(env))
 	return root
 }

@@ -1,0 +1,223 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/ekstoken/ekstoken/internal/kubeconfig"
+	"github.com/spf13/cobra"
+)
+
+type setupOptions struct {
+	kubeconfig string
+	contexts   []string
+	users      []string
+	dryRun     bool
+	absolute   bool
+	undo       bool
+}
+
+func newSetupCommand(env *Env) *cobra.Command {
+	o := &setupOptions{}
+	c := &cobra.Command{
+		Use:   "setup",
+		Short: "Switch the EKS users of your kubeconfig to ekstoken (with --undo to go back)",
+		Long: "setup rewrites the kubeconfig users that run `aws eks get-token`, `aws-iam-authenticator token`\n" +
+			"or the eks-token-cache.sh script into equivalent ekstoken users: same cluster, region, profile,\n" +
+			"role and env. Everything else in the file is kept byte for byte, comments included.\n\n" +
+			"It works on --kubeconfig, else every file in KUBECONFIG, else ~/.kube/config. The original is\n" +
+			"saved beside the file first; --undo puts it back if the file was not changed since.",
+		Example: "  ekstoken setup --dry-run\n  ekstoken setup\n  ekstoken setup --context prod\n  ekstoken setup --undo",
+		Args:    noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if o.undo && (o.dryRun || o.absolute || len(o.contexts) > 0 || len(o.users) > 0) {
+				return usageError{cmd: c.CommandPath(), err: errors.New("--undo takes no other flag but --kubeconfig")}
+			}
+			files, err := kubeconfigFiles(env, o.kubeconfig)
+			if err != nil {
+				return err
+			}
+			if o.undo {
+				return o.runUndo(env, files)
+			}
+			return o.run(c.Context(), env, files)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "the kubeconfig file to change (default: KUBECONFIG, then ~/.kube/config)")
+	f.StringSliceVar(&o.contexts, "context", nil, "only the users of these contexts")
+	f.StringSliceVar(&o.users, "user", nil, "only these users")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print the unified diff and change nothing")
+	f.BoolVar(&o.absolute, "absolute", false, "write the absolute path of this ekstoken binary as the command")
+	f.BoolVar(&o.undo, "undo", false, "restore the latest backup, if the file was not changed since setup")
+	return c
+}
+
+// kubeconfigFiles lists the files kubectl would read: the flag, else the
+// KUBECONFIG list, else ~/.kube/config.
+func kubeconfigFiles(env *Env, flag string) ([]string, error) {
+	if flag != "" {
+		return []string{flag}, nil
+	}
+	var files []string
+	for _, f := range filepath.SplitList(env.Getenv("KUBECONFIG")) {
+		if f != "" && !slices.Contains(files, f) {
+			files = append(files, f)
+		}
+	}
+	if len(files) > 0 {
+		return files, nil
+	}
+	if env.Home == "" {
+		return nil, errors.New("no home directory: pass --kubeconfig")
+	}
+	return []string{filepath.Join(env.Home, ".kube", "config")}, nil
+}
+
+func (o *setupOptions) command(env *Env) (string, error) {
+	if !o.absolute {
+		return "ekstoken", nil
+	}
+	if env.Executable == nil {
+		return "", errors.New("--absolute: the path of this binary is unknown")
+	}
+	return env.Executable()
+}
+
+func (o *setupOptions) run(ctx context.Context, env *Env, files []string) error {
+	command, err := o.command(env)
+	if err != nil {
+		return err
+	}
+	var failed []string
+	changedAny := false
+	for _, path := range files {
+		src, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) && len(files) > 1 {
+			continue // kubectl skips missing files of a KUBECONFIG list too
+		}
+		if err != nil {
+			return err
+		}
+		opts := kubeconfig.RewriteOptions{
+			Command:         command,
+			ProfileNeedsMFA: func(p string) bool { return profileNeedsMFA(ctx, env, p) },
+			Skipped: func(user, reason string) {
+				fmt.Fprintf(env.Stderr, "%s: left user %q alone: %s\n", path, user, reason)
+			},
+		}
+		if opts.Contexts, opts.Users, err = o.limitsFor(src, len(files) > 1); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if len(files) > 1 && len(o.contexts)+len(o.users) > 0 && len(opts.Contexts)+len(opts.Users) == 0 {
+			continue // none of the named contexts or users is in this file
+		}
+		out, changes, err := kubeconfig.Rewrite(src, opts)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "%s: %v; the file is left untouched\n", path, err)
+			failed = append(failed, path)
+			continue
+		}
+		if len(changes) == 0 {
+			fmt.Fprintf(env.Stderr, "%s: nothing to change\n", path)
+			continue
+		}
+		changedAny = true
+		for _, ch := range changes {
+			fmt.Fprintf(env.Stderr, "%s: %s\n", path, strings.ReplaceAll(ch.String(), "\n", "\n"+strings.Repeat(" ", len(path)+2)))
+		}
+		if o.dryRun {
+			fmt.Fprint(env.Stdout, kubeconfig.Diff(path, src, out))
+			continue
+		}
+		backup, err := kubeconfig.Write(path, src, out, env.Now())
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		fmt.Fprintf(env.Stderr, "%s: rewrote %d %s; the original is saved as %s (ekstoken setup --undo restores it)\n",
+			path, len(changes), plural(len(changes), "user", "users"), backup)
+	}
+	if o.dryRun && changedAny {
+		fmt.Fprintln(env.Stderr, "dry run: nothing was written; run without --dry-run to apply")
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("could not rewrite %s", strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+// limitsFor narrows --context and --user to the names src defines when
+// several files are in play; a single file gets them as given, so that a
+// typo is reported.
+func (o *setupOptions) limitsFor(src []byte, several bool) (contexts, users []string, err error) {
+	if !several || len(o.contexts)+len(o.users) == 0 {
+		return o.contexts, o.users, nil
+	}
+	haveContexts, haveUsers, err := kubeconfig.Names(src)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, c := range o.contexts {
+		if slices.Contains(haveContexts, c) {
+			contexts = append(contexts, c)
+		}
+	}
+	for _, u := range o.users {
+		if slices.Contains(haveUsers, u) {
+			users = append(users, u)
+		}
+	}
+	return contexts, users, nil
+}
+
+func (o *setupOptions) runUndo(env *Env, files []string) error {
+	undone := 0
+	for _, path := range files {
+		from, err := kubeconfig.Undo(path)
+		if errors.Is(err, kubeconfig.ErrNoBackup) {
+			fmt.Fprintf(env.Stderr, "%s: no ekstoken backup to restore\n", path)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		undone++
+		fmt.Fprintf(env.Stderr, "%s: restored from %s\n", path, from)
+	}
+	if undone == 0 {
+		return errors.New("nothing to undo")
+	}
+	return nil
+}
+
+// profileNeedsMFA reports whether an AWS profile (or the default one)
+// would prompt for an MFA code, so setup can let kubectl lend ekstoken the
+// terminal.
+func profileNeedsMFA(ctx context.Context, env *Env, profile string) bool {
+	if profile == "" {
+		profile = "default"
+	}
+	home := env.Home
+	cfgFile := firstNonEmpty(env.Getenv("AWS_CONFIG_FILE"), filepath.Join(home, ".aws", "config"))
+	credFile := firstNonEmpty(env.Getenv("AWS_SHARED_CREDENTIALS_FILE"), filepath.Join(home, ".aws", "credentials"))
+	sc, err := config.LoadSharedConfigProfile(ctx, profile, func(o *config.LoadSharedConfigOptions) {
+		o.ConfigFiles, o.CredentialsFiles = []string{cfgFile}, []string{credFile}
+	})
+	return err == nil && sc.MFASerial != ""
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
