@@ -97,7 +97,7 @@ func runOnTerminal(t *testing.T, env []string, prompt, input string, args ...str
 	defer ptmx.Close()
 	cmd, cancel := command(t, env, args...)
 	defer cancel()
-	var out bytes.Buffer
+	var out lockedBuffer // written by exec's copier while we watch it
 	cmd.Stdin, cmd.Stderr, cmd.Stdout = tty, tty, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true} // the terminal is its controlling one
 	_, mark := trap.seen(0)
@@ -121,7 +121,7 @@ func runOnTerminal(t *testing.T, env []string, prompt, input string, args ...str
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if out.Len() > 0 {
+	if out.String() != "" {
 		t.Errorf("stdout has %q before the code was typed", out.String())
 	}
 	if _, err := ptmx.Write([]byte(input)); err != nil {
