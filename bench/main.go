@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ekstoken/ekstoken/internal/devbin"
 	"github.com/ekstoken/ekstoken/internal/fakeeks"
 	"github.com/ekstoken/ekstoken/internal/moto"
 )
@@ -70,12 +71,14 @@ func run(runs int, withCABundle bool) error {
 	defer os.RemoveAll(dir)
 	b := &bench{dir: dir, results: map[string]result{}, rss: map[string]int64{}, runs: runs}
 
-	ekstoken := filepath.Join(dir, "ekstoken")
+	// Built as a release would be: stripped, without local paths.
+	ekstoken, err := devbin.Build(dir, "-trimpath", "-ldflags=-s -w")
+	if err != nil {
+		return err
+	}
 	floor := filepath.Join(dir, "floor")
-	for out, pkg := range map[string]string{ekstoken: "./cmd/ekstoken", floor: "./bench/floor"} {
-		if o, err := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg).CombinedOutput(); err != nil {
-			return fmt.Errorf("build %s: %v\n%s", pkg, err, o)
-		}
+	if o, err := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", floor, "./bench/floor").CombinedOutput(); err != nil {
+		return fmt.Errorf("build ./bench/floor: %v\n%s", err, o)
 	}
 	srv, err := fakeeks.Start(fakeeks.Options{ClusterID: cluster, Identities: []fakeeks.Identity{
 		{AccessKeyID: akid, SecretAccessKey: secret, ARN: "arn:aws:iam::111122223333:user/bench"},

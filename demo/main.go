@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ekstoken/ekstoken/internal/devbin"
 	"github.com/ekstoken/ekstoken/internal/fakeeks"
 )
 
@@ -46,9 +47,9 @@ func run() error {
 	defer os.RemoveAll(dir)
 
 	step("building ekstoken")
-	bin := filepath.Join(dir, "ekstoken")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/ekstoken").CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, out)
+	bin, err := devbin.Build(dir)
+	if err != nil {
+		return err
 	}
 	srv, err := fakeeks.Start(fakeeks.Options{ClusterID: cluster, Identities: []fakeeks.Identity{
 		{AccessKeyID: akid, SecretAccessKey: secret, ARN: "arn:aws:iam::111122223333:user/demo"},

@@ -17,12 +17,12 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ekstoken/ekstoken/internal/devbin"
 	"github.com/ekstoken/ekstoken/internal/moto"
 )
 
@@ -44,16 +44,14 @@ func setup(m *testing.M) int {
 		fmt.Println("test/logins: skipped on Windows (shell-script fakes, pseudo-terminals)")
 		return 0
 	}
-	root, err := repoRoot()
+	binDir, err := os.MkdirTemp("", "ekstoken-logins-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	ekstokenBin = filepath.Join(root, "tmp", "ekstoken")
-	build := exec.Command("go", "build", "-o", ekstokenBin, "./cmd/ekstoken")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build ./cmd/ekstoken: %v\n%s", err, out)
+	defer os.RemoveAll(binDir)
+	if ekstokenBin, err = devbin.Build(binDir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 
@@ -76,24 +74,6 @@ func setup(m *testing.M) int {
 		return 1
 	}
 	return m.Run()
-}
-
-// repoRoot walks up from the working directory to the directory of go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // egressTrap is an HTTP proxy that answers nothing: every request it
