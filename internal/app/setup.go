@@ -97,7 +97,8 @@ func (o *setupOptions) run(ctx context.Context, env *Env, files []string) error 
 		return err
 	}
 	var failed []string
-	changedAny := false
+	var paths []string
+	sources := map[string][]byte{}
 	for _, path := range files {
 		src, err := os.ReadFile(path)
 		if errors.Is(err, fs.ErrNotExist) && len(files) > 1 {
@@ -106,6 +107,19 @@ func (o *setupOptions) run(ctx context.Context, env *Env, files []string) error 
 		if err != nil {
 			return err
 		}
+		paths, sources[path] = append(paths, path), src
+	}
+	limits := o.limitsFor(env, paths, sources)
+	if limits.err != nil {
+		return limits.err
+	}
+	failed = append(failed, limits.failed...)
+	changedAny := false
+	for _, path := range paths {
+		src := sources[path]
+		if slices.Contains(limits.failed, path) {
+			continue
+		}
 		opts := kubeconfig.RewriteOptions{
 			Command:         command,
 			ProfileNeedsMFA: func(p string) bool { return profileNeedsMFA(ctx, env, p) },
@@ -113,11 +127,12 @@ func (o *setupOptions) run(ctx context.Context, env *Env, files []string) error 
 				fmt.Fprintf(env.Stderr, "%s: left user %q alone: %s\n", path, user, reason)
 			},
 		}
-		if opts.Contexts, opts.Users, err = o.limitsFor(src, len(files) > 1); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		if len(files) > 1 && len(o.contexts)+len(o.users) > 0 && len(opts.Contexts)+len(opts.Users) == 0 {
-			continue // none of the named contexts or users is in this file
+		if limits.perFile != nil {
+			if opts.Users = limits.perFile[path]; len(opts.Users) == 0 {
+				continue // none of the selected users is defined in this file
+			}
+		} else {
+			opts.Contexts, opts.Users = o.contexts, o.users
 		}
 		out, changes, err := kubeconfig.Rewrite(src, opts)
 		if err != nil {
@@ -153,28 +168,64 @@ func (o *setupOptions) run(ctx context.Context, env *Env, files []string) error 
 	return nil
 }
 
-// limitsFor narrows --context and --user to the names src defines when
-// several files are in play; a single file gets them as given, so that a
-// typo is reported.
-func (o *setupOptions) limitsFor(src []byte, several bool) (contexts, users []string, err error) {
-	if !several || len(o.contexts)+len(o.users) == 0 {
-		return o.contexts, o.users, nil
+// setupLimits is what --context and --user select in each file.
+type setupLimits struct {
+	// perFile maps a file to the users to rewrite in it; nil means
+	// "pass the flags through as given" (one file, or no flags).
+	perFile map[string][]string
+	failed  []string // files that could not be parsed
+	err     error
+}
+
+// limitsFor resolves --context and --user across several files the way
+// kubectl merges them: a context may live in one file and its user in
+// another, and the first file to define a context wins. A name no file
+// defines is an error. With a single file, Rewrite checks the names itself.
+func (o *setupOptions) limitsFor(env *Env, paths []string, sources map[string][]byte) setupLimits {
+	if len(paths) < 2 || len(o.contexts)+len(o.users) == 0 {
+		return setupLimits{}
 	}
-	haveContexts, haveUsers, err := kubeconfig.Names(src)
-	if err != nil {
-		return nil, nil, err
+	var l setupLimits
+	contextUser := map[string]string{}
+	definedIn := map[string][]string{} // user -> files
+	for _, path := range paths {
+		ctxs, users, err := kubeconfig.Names(sources[path])
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "%s: %v; the file is left untouched\n", path, err)
+			l.failed = append(l.failed, path)
+			continue
+		}
+		for c, u := range ctxs {
+			if _, seen := contextUser[c]; !seen {
+				contextUser[c] = u
+			}
+		}
+		for _, u := range users {
+			definedIn[u] = append(definedIn[u], path)
+		}
 	}
+	wanted := slices.Clone(o.users)
 	for _, c := range o.contexts {
-		if slices.Contains(haveContexts, c) {
-			contexts = append(contexts, c)
+		u, ok := contextUser[c]
+		if !ok {
+			l.err = fmt.Errorf("no context %q in %s", c, strings.Join(paths, ", "))
+			return l
+		}
+		wanted = append(wanted, u)
+	}
+	l.perFile = map[string][]string{}
+	for _, u := range wanted {
+		if len(definedIn[u]) == 0 {
+			l.err = fmt.Errorf("no user %q in %s", u, strings.Join(paths, ", "))
+			return l
+		}
+		for _, path := range definedIn[u] {
+			if !slices.Contains(l.perFile[path], u) {
+				l.perFile[path] = append(l.perFile[path], u)
+			}
 		}
 	}
-	for _, u := range o.users {
-		if slices.Contains(haveUsers, u) {
-			users = append(users, u)
-		}
-	}
-	return contexts, users, nil
+	return l
 }
 
 func (o *setupOptions) runUndo(env *Env, files []string) error {

@@ -112,7 +112,7 @@ func (o *updateKubeconfigOptions) run(c *cobra.Command, env *Env, g *globalOptio
 			Exec:       kubeconfig.Exec{APIVersion: kubeconfig.APIVersionV1Beta1, Command: command, Args: args},
 		}
 		// As the aws CLI does: a profile in use is written as AWS_PROFILE.
-		if p := firstNonEmpty(g.profile, env.Getenv("AWS_PROFILE")); p != "" {
+		if p := firstNonEmpty(g.profile, env.Getenv("AWS_PROFILE"), env.Getenv("AWS_DEFAULT_PROFILE")); p != "" {
 			e.Exec.Env = []kubeconfig.EnvVar{{Name: "AWS_PROFILE", Value: p}}
 		}
 		if out, err = kubeconfig.Upsert(out, e); err != nil {

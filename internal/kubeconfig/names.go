@@ -1,14 +1,28 @@
 package kubeconfig
 
-// Names lists the context and user names that kubeconfig src defines. A
-// file that cannot be parsed gives a *ParseError naming the line.
-func Names(src []byte) (contexts, users []string, err error) {
+import "gopkg.in/yaml.v3"
+
+// Names says which contexts kubeconfig src defines, with the user each
+// one uses, and which users it defines. A file that cannot be parsed gives
+// a *ParseError naming the line.
+func Names(src []byte) (contextUsers map[string]string, users []string, err error) {
 	d, err := parse(src)
 	if err != nil {
 		return nil, nil, err
 	}
+	contextUsers = map[string]string{}
 	if d.root == nil {
-		return nil, nil, nil
+		return contextUsers, nil, nil
 	}
-	return entryNames(d, "contexts"), entryNames(d, "users"), nil
+	if _, seq := mapGet(d.root, "contexts"); seq != nil && seq.Kind == yaml.SequenceNode {
+		for _, e := range seq.Content {
+			name, _ := scalarValue(e, "name")
+			_, ctx := mapGet(e, "context")
+			user, _ := scalarValue(ctx, "user")
+			if _, seen := contextUsers[name]; !seen {
+				contextUsers[name] = user
+			}
+		}
+	}
+	return contextUsers, entryNames(d, "users"), nil
 }
