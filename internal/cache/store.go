@@ -20,7 +20,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -28,53 +27,25 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ekstoken/ekstoken/internal/entryfile"
 	"github.com/gofrs/flock"
 )
 
-// maxEntrySize bounds what a read will take in; real entries are ~2 KiB.
-const maxEntrySize = 64 << 10
+// maxEntrySize bounds what a read will take in.
+const maxEntrySize = entryfile.MaxSize
 
-// ErrNotFound is returned by Read when no usable entry exists.
-var ErrNotFound = errors.New("no cache entry")
+// ErrNotFound is returned by Read when no entry exists.
+var ErrNotFound = entryfile.ErrNotFound
 
 // Store is a directory of entries named by their keys.
 type Store struct {
 	Dir string
 }
 
-func (s Store) path(name string) string { return filepath.Join(s.Dir, name+".json") }
+func (s Store) path(name string) string { return entryfile.Dir(s.Dir).Path(name) }
 
-// Read decodes the entry called name into v. A missing, foreign, corrupt,
-// truncated or unsafe entry is reported as an error wrapping ErrNotFound or
-// describing the problem; callers treat every error as a miss.
-func (s Store) Read(name string, v any) error {
-	f, err := openNoFollow(s.path(name))
-	if errors.Is(err, fs.ErrNotExist) {
-		return ErrNotFound
-	}
-	if err != nil {
-		return fmt.Errorf("open cache entry: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("stat cache entry: %w", err)
-	}
-	if err := checkPrivate(st); err != nil {
-		return fmt.Errorf("cache entry %s: %w", f.Name(), err)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxEntrySize+1))
-	if err != nil {
-		return fmt.Errorf("read cache entry: %w", err)
-	}
-	if len(b) > maxEntrySize {
-		return fmt.Errorf("cache entry %s is larger than %d bytes", f.Name(), maxEntrySize)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("decode cache entry %s: %w", f.Name(), err)
-	}
-	return nil
-}
+// Read decodes the entry called name into v; see entryfile.Dir.Read.
+func (s Store) Read(name string, v any) error { return entryfile.Dir(s.Dir).Read(name, v) }
 
 // Write stores v as the entry called name, atomically.
 func (s Store) Write(name string, v any) error {
@@ -181,29 +152,11 @@ func (s Store) ensureDir() error {
 	if runtime.GOOS == "windows" || st.Mode().Perm()&0o077 == 0 {
 		return nil
 	}
-	if !ownedByMe(st) {
+	if !entryfile.OwnedByMe(st) {
 		return fmt.Errorf("cache directory %s belongs to another user and others can use it; pass --cache-dir", s.Dir)
 	}
 	if err := os.Chmod(s.Dir, 0o700); err != nil {
 		return fmt.Errorf("make cache directory private: %w", err)
-	}
-	return nil
-}
-
-// checkPrivate accepts only regular files of ours that nobody else can read
-// or write.
-func checkPrivate(st fs.FileInfo) error {
-	if !st.Mode().IsRegular() {
-		return errors.New("not a regular file")
-	}
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("mode %v is wider than 0600", st.Mode().Perm())
-	}
-	if !ownedByMe(st) {
-		return errors.New("owned by another user")
 	}
 	return nil
 }

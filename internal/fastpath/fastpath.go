@@ -25,7 +25,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ekstoken/ekstoken/internal/cache"
+	"github.com/ekstoken/ekstoken/internal/entryfile"
 	"github.com/ekstoken/ekstoken/internal/execcred"
 	"github.com/ekstoken/ekstoken/internal/tokencache"
 )
@@ -67,8 +67,7 @@ func Serve(env Env) (bool, error) {
 		}
 	}
 	name := tokencache.NewIdentity(r.Request, env.Getenv, env.Home).Name()
-	store := cache.Store{Dir: r.CacheDir}
-	cred, _, ok := tokencache.Lookup(store, name, env.Now(), r.Margin)
+	cred, _, ok := tokencache.Lookup(entryfile.Dir(r.CacheDir), name, env.Now(), r.Margin)
 	if !ok {
 		return false, nil
 	}

@@ -3,6 +3,7 @@ package fastpath
 import (
 	"bytes"
 	"encoding/base64"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -124,6 +125,25 @@ func TestParseDeclinesTheUnusual(t *testing.T) {
 	} {
 		if r, ok := Parse(strings.Fields(line)); ok {
 			t.Errorf("Parse(%q) = %+v, want a decline", line, r)
+		}
+	}
+}
+
+// The hit path's imports decide when Go initializes it: anything that
+// sorts late in import-path order (net/url, path/filepath, flock) lets the
+// AWS SDK's packages initialize first. TestHitSkipsSDKInit in cmd/ekstoken
+// measures the effect; this names the cause.
+func TestImportsStayLight(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		switch {
+		case pkg == "net/url", pkg == "net/http", pkg == "path/filepath", pkg == "log/slog",
+			strings.HasPrefix(pkg, "github.com/") && !strings.HasPrefix(pkg, "github.com/ekstoken/"),
+			strings.HasPrefix(pkg, "golang.org/x/"):
+			t.Errorf("the hit path imports %s", pkg)
 		}
 	}
 }

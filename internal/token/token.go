@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 )
@@ -37,8 +36,13 @@ type Claims struct {
 // Expires is when STS stops accepting the token.
 func (c Claims) Expires() time.Time { return c.SignedAt.Add(Lifetime) }
 
-// Parse reads the signing time, key ID and STS host out of a token. It uses
-// the standard library only: it runs on every cache hit.
+// Parse reads the signing time, key ID and STS host out of a token. It
+// runs on every cache hit, so it avoids net/url on purpose: that package
+// brings net/netip and unique, and with them a place in Go's package
+// initialization order after the AWS SDK's schema packages, which would
+// then initialize before the hit is served (see internal/fastpath). The URL
+// is one a SigV4 presigner wrote, and Parse reads three plain fields of it;
+// TestParseAgreesWithNetURL and FuzzParse hold it to net/url's reading.
 func Parse(tok string) (Claims, error) {
 	rest, ok := strings.CutPrefix(tok, Prefix)
 	if !ok {
@@ -48,18 +52,91 @@ func Parse(tok string) (Claims, error) {
 	if err != nil {
 		return Claims{}, fmt.Errorf("decode token: %w", err)
 	}
-	u, err := url.Parse(string(raw))
-	if err != nil {
-		return Claims{}, fmt.Errorf("parse token URL: %w", err)
+	hostAndQuery, ok := strings.CutPrefix(string(raw), "https://")
+	if !ok {
+		return Claims{}, errors.New("token URL is not https")
 	}
-	q := u.Query()
-	signedAt, err := time.Parse(dateFormat, q.Get("X-Amz-Date"))
+	// EKS wants the path to be exactly "/" (token-spec.md §7.4).
+	host, query, ok := strings.Cut(hostAndQuery, "/?")
+	if !ok || !isHostName(host) || !isQuery(query) {
+		return Claims{}, errors.New("token URL is not https://<sts host>/?<query>")
+	}
+	var date, credential string
+	for _, kv := range strings.Split(query, "&") {
+		k, v, _ := strings.Cut(kv, "=")
+		var field *string
+		switch k {
+		case "X-Amz-Date":
+			field = &date
+		case "X-Amz-Credential":
+			field = &credential
+		default:
+			continue
+		}
+		if *field != "" {
+			// EKS rejects repeated parameters (token-spec.md §2.3, check 7).
+			return Claims{}, fmt.Errorf("token repeats %s", k)
+		}
+		*field = v
+	}
+	signedAt, err := time.Parse(dateFormat, date)
 	if err != nil {
 		return Claims{}, fmt.Errorf("token X-Amz-Date: %w", err)
 	}
-	akid, _, _ := strings.Cut(q.Get("X-Amz-Credential"), "/")
-	if akid == "" {
+	// The credential is "<key ID>/<date>/<region>/sts/aws4_request" with
+	// its slashes percent-encoded; key IDs are letters and digits.
+	akid := credential
+	if i := strings.Index(strings.ToUpper(credential), "%2F"); i >= 0 {
+		akid = credential[:i]
+	}
+	if !isKeyID(akid) {
 		return Claims{}, errors.New("token has no X-Amz-Credential")
 	}
-	return Claims{SignedAt: signedAt, AccessKeyID: akid, Host: u.Host}, nil
+	return Claims{SignedAt: signedAt, AccessKeyID: akid, Host: host}, nil
+}
+
+// isHostName accepts what an STS host name can be: letters, digits, dots
+// and dashes.
+func isHostName(h string) bool {
+	if h == "" {
+		return false
+	}
+	for _, r := range h {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '.' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// isQuery accepts printable ASCII without '#' or ';' (net/url drops pairs
+// holding one), with well-formed percent
+// escapes, as a presigner writes it.
+func isQuery(q string) bool {
+	for i := 0; i < len(q); i++ {
+		switch c := q[i]; {
+		case c <= ' ' || c >= 0x7f || c == '#' || c == ';':
+			return false
+		case c == '%':
+			if i+2 >= len(q) || !isHex(q[i+1]) || !isHex(q[i+2]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
+
+// isKeyID accepts access key IDs: letters and digits.
+func isKeyID(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !('A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9') {
+			return false
+		}
+	}
+	return true
 }

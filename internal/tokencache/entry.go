@@ -1,7 +1,7 @@
 // Package tokencache decides which cache entry serves a token request and
-// whether it is still fresh. It imports only the standard library and
-// internal/cache: it is all of the cache-hit path, and must stay cheap to
-// link and to start (see internal/fastpath).
+// whether it is still fresh. It imports only light standard-library
+// packages and internal/entryfile: it is all of the cache-hit path, and
+// must stay cheap to link and to start (see internal/fastpath).
 package tokencache
 
 import (
@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ekstoken/ekstoken/internal/cache"
+	"github.com/ekstoken/ekstoken/internal/entryfile"
 	"github.com/ekstoken/ekstoken/internal/execcred"
 	"github.com/ekstoken/ekstoken/internal/token"
 )
@@ -101,13 +101,19 @@ func (l Lifetime) Fresh(now time.Time, margin time.Duration) (bool, string) {
 	return true, ""
 }
 
+// Reader reads cache entries: cache.Store on the full path, entryfile.Dir
+// on the hit path.
+type Reader interface {
+	Read(name string, v any) error
+}
+
 // Lookup returns the cached credential called name if it is fresh at now.
 // Every problem with the entry is a miss, whose reason is returned for the
 // debug log.
-func Lookup(s cache.Store, name string, now time.Time, margin time.Duration) (execcred.Credential, string, bool) {
+func Lookup(r Reader, name string, now time.Time, margin time.Duration) (execcred.Credential, string, bool) {
 	var e Entry
-	if err := s.Read(name, &e); err != nil {
-		if errors.Is(err, cache.ErrNotFound) {
+	if err := r.Read(name, &e); err != nil {
+		if errors.Is(err, entryfile.ErrNotFound) {
 			return execcred.Credential{}, "no entry", false
 		}
 		return execcred.Credential{}, err.Error(), false

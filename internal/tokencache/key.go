@@ -5,9 +5,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/ekstoken/ekstoken/internal/entryfile"
 )
 
 // identityEnv lists the environment variables that can change which identity
@@ -132,8 +133,8 @@ func NewIdentity(r Request, getenv func(string) string, home string) Identity {
 			id.Env[k] = v
 		}
 	}
-	id.Config = stamp(firstNonEmpty(getenv("AWS_CONFIG_FILE"), filepath.Join(home, ".aws", "config")))
-	id.Credentials = stamp(firstNonEmpty(getenv("AWS_SHARED_CREDENTIALS_FILE"), filepath.Join(home, ".aws", "credentials")))
+	id.Config = stamp(firstNonEmpty(getenv("AWS_CONFIG_FILE"), entryfile.Join(home, ".aws", "config")))
+	id.Credentials = stamp(firstNonEmpty(getenv("AWS_SHARED_CREDENTIALS_FILE"), entryfile.Join(home, ".aws", "credentials")))
 	return id
 }
 
@@ -154,9 +155,9 @@ func DefaultDir(getenv func(string) string, home string) string {
 	case getenv("EKSTOKEN_CACHE_DIR") != "":
 		return getenv("EKSTOKEN_CACHE_DIR")
 	case getenv("KUBECACHEDIR") != "":
-		return filepath.Join(getenv("KUBECACHEDIR"), "ekstoken")
+		return entryfile.Join(getenv("KUBECACHEDIR"), "ekstoken")
 	case home != "":
-		return filepath.Join(home, ".kube", "cache", "ekstoken")
+		return entryfile.Join(home, ".kube", "cache", "ekstoken")
 	}
 	return ""
 }
