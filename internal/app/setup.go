@@ -104,6 +104,9 @@ func (o *setupOptions) run(ctx context.Context, env *Env, files []string) error 
 		if errors.Is(err, fs.ErrNotExist) && len(files) > 1 {
 			continue // kubectl skips missing files of a KUBECONFIG list too
 		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("no kubeconfig at %s: add a cluster with `ekstoken update-kubeconfig --name NAME --region REGION`, or pass --kubeconfig", path)
+		}
 		if err != nil {
 			return err
 		}
