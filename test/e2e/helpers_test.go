@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ekstoken/ekstoken/internal/devbin"
 	"github.com/ekstoken/ekstoken/internal/fakeeks"
 	"github.com/google/go-cmp/cmp"
 )
@@ -55,43 +56,17 @@ func TestMain(m *testing.M) {
 }
 
 func buildAndRun(m *testing.M) int {
-	root, err := repoRoot()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
 	dir, err := os.MkdirTemp("", "ekstoken-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	ekstokenBin = filepath.Join(dir, "ekstoken")
-	build := exec.Command("go", "build", "-o", ekstokenBin, "./cmd/ekstoken")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build ./cmd/ekstoken: %v\n%s", err, out)
+	if ekstokenBin, err = devbin.Build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return m.Run()
-}
-
-// repoRoot walks up from the working directory to the directory of go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // sandbox is a private HOME and token cache, and the whole environment of
@@ -220,14 +195,18 @@ func runEkstoken(t *testing.T, env []string, args ...string) (stdout, stderr str
 }
 
 // kubectlPath finds the real kubectl; CI must have it.
-func kubectlPath(t *testing.T) string {
+func kubectlPath(t *testing.T) string { return requireTool(t, "kubectl") }
+
+// requireTool finds a tool on PATH. Without it the test fails under
+// CI=true and is skipped elsewhere.
+func requireTool(t *testing.T, name string) string {
 	t.Helper()
-	p, err := exec.LookPath("kubectl")
+	p, err := exec.LookPath(name)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("kubectl is required in CI: %v", err)
+			t.Fatalf("%s is required in CI: %v", name, err)
 		}
-		t.Skipf("kubectl not installed, skipping: %v", err)
+		t.Skipf("%s is not installed, skipping: %v", name, err)
 	}
 	return p
 }

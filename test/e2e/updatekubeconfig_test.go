@@ -22,19 +22,8 @@ type motoCluster struct {
 	CertificateAuthority struct{ Data string }
 }
 
-// awsCLIPath finds the aws CLI; the test is skipped without it, except
-// under CI=true.
-func awsCLIPath(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("aws")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("the aws CLI is required in CI: %v", err)
-		}
-		t.Skipf("the aws CLI is not installed: %v", err)
-	}
-	return p
-}
+// awsCLIPath finds the aws CLI; see requireTool.
+func awsCLIPath(t *testing.T) string { return requireTool(t, "aws") }
 
 // isSubsequence reports whether the lines of sub appear in full in order.
 func isSubsequence(sub, full []string) bool {
