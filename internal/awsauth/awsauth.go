@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/processcreds"
 	"github.com/aws/aws-sdk-go-v2/credentials/ssocreds"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -116,6 +117,19 @@ func (o Options) profileName() string {
 // explain turns the SDK's errors into ones a person can act on.
 func (o Options) explain(ctx context.Context, err error) error {
 	profile := o.profileName()
+	// The SDK quotes a credential_process's whole output when it cannot
+	// parse it, secret key and session token included: keep only the
+	// parser's own complaint.
+	var pe *processcreds.ProviderError
+	if errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "process output:") {
+		reason := "unreadable output"
+		if inner := errors.Unwrap(pe.Err); inner != nil {
+			reason = inner.Error()
+		}
+		return fmt.Errorf("the credential_process of profile %q printed something that is not credentials JSON "+
+			"(Version 1, AccessKeyId, SecretAccessKey, SessionToken, Expiration in RFC 3339): %s; run the process by hand to see its output",
+			profile, reason)
+	}
 	var notExist config.SharedConfigProfileNotExistError
 	if errors.As(err, &notExist) {
 		have := Profiles(o.ConfigFile, o.CredentialsFile)

@@ -3,6 +3,7 @@ package logins
 import (
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -159,5 +160,28 @@ func TestCredentialsExpiringWithinMargin(t *testing.T) {
 	}
 	if got := cred.Status.ExpirationTimestamp; !got.Equal(c.Expires) {
 		t.Fatalf("expirationTimestamp = %v, want the credentials' end %v (now %v)", got, c.Expires, time.Now().UTC())
+	}
+}
+
+// A credential_process whose output the SDK cannot parse (a banner line, an
+// Expiration that is not RFC 3339) must not have that output, secret key
+// and all, quoted on stderr, where kubectl shows and logs it.
+func TestCredentialProcessBadOutputKeepsSecrets(t *testing.T) {
+	for name, output := range map[string]string{
+		"bad expiration": `{"Version":1,"AccessKeyId":"AKIAPROCBAD","SecretAccessKey":"SUPERSECRETKEY","SessionToken":"SESSIONSECRET","Expiration":"tomorrow"}`,
+		"banner first":   "Logged in as alice\n" + `{"Version":1,"AccessKeyId":"AKIAPROCBAD","SecretAccessKey":"SUPERSECRETKEY","SessionToken":"SESSIONSECRET"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			sb := newSandbox(t)
+			p := sb.script(t, "creds-process", "cat <<'EOF'\n"+output+"\nEOF\n")
+			sb.writeConfig(t, "[profile proc]\ncredential_process = "+p+"\nregion = "+region+"\n")
+			stderr := mustFail(t, sb.env("AWS_PROFILE=proc"), tokenArgs("alpha")...)
+			if strings.Contains(stderr, "SUPERSECRETKEY") || strings.Contains(stderr, "SESSIONSECRET") {
+				t.Errorf("stderr holds the process's secrets: %s", stderr)
+			}
+			if !strings.Contains(stderr, "credential_process") || !strings.Contains(stderr, "run the process by hand") {
+				t.Errorf("stderr does not say what to do: %s", stderr)
+			}
+		})
 	}
 }
