@@ -90,7 +90,19 @@ func newRoot(env *Env) *cobra.Command {
 	pf.BoolVar(&g.debug, "debug", false, "explain on stderr what happens (also EKSTOKEN_DEBUG=1 or EKS_TOKEN_DEBUG=1)")
 	pf.StringVar(&g.cacheDir, "cache-dir", "", "cache directory (default: EKSTOKEN_CACHE_DIR, $KUBECACHEDIR/ekstoken, ~/.kube/cache/ekstoken)")
 
-	eks := &cobra.Command{Use: "eks", Short: "Drop-in for the aws CLI's `eks` commands", Args: noArgs}
+	eks := &cobra.Command{
+		Use:   "eks",
+		Short: "Drop-in for the aws CLI's `eks` commands",
+		// A kubeconfig that runs `ekstoken eks <typo>` must fail, not print
+		// help on stdout where kubectl expects an ExecCredential.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError{cmd: c.CommandPath(), err: errors.New("missing command: get-token")}
+			}
+			return usageError{cmd: c.CommandPath(), err: fmt.Errorf("unknown command %q: ekstoken implements `eks get-token`", args[0])}
+		},
+	}
 	eks.AddCommand(newTokenCommand(env, g, "get-token", true))
 	root.AddCommand(newTokenCommand(env, g, "token", false), eks,
 		newSetupCommand(env), newUpdateKubeconfigCommand(env, g),

@@ -86,7 +86,7 @@ func describe(s cache.Store, name string, now time.Time) Item {
 		it.Expires, it.CappedByCredentials = life.ServeUntil(tokencache.DefaultMargin), life.CappedByCredentials
 	case awsauth.CredentialsFormat:
 		// Only the fields named here are decoded: the secret key and the
-		// session token are never read into memory.
+		// session token are never kept, nor printed.
 		var m struct {
 			AccessKeyID string    `json:"accessKeyId"`
 			Expires     time.Time `json:"expires"`
@@ -177,11 +177,20 @@ func WriteJSON(w io.Writer, items []Item) error {
 	return enc.Encode(items)
 }
 
+// expiresIn prints whole seconds the way people read them: "50s",
+// "13m20s", "12m" rather than "12m0s", "1h" rather than "1h0m0s".
 func expiresIn(s int64) string {
 	if s <= 0 {
 		return "expired"
 	}
-	return strings.TrimSuffix((time.Duration(s) * time.Second).String(), "0s")
+	out := (time.Duration(s) * time.Second).String()
+	if strings.HasSuffix(out, "m0s") {
+		out = strings.TrimSuffix(out, "0s")
+	}
+	if strings.HasSuffix(out, "h0m") {
+		out = strings.TrimSuffix(out, "0m")
+	}
+	return out
 }
 
 func dash(s string) string {

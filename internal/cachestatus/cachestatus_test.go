@@ -115,3 +115,33 @@ func TestClear(t *testing.T) {
 		})
 	}
 }
+
+func TestExpiresIn(t *testing.T) {
+	for s, want := range map[int64]string{
+		-5: "expired", 0: "expired", 10: "10s", 50: "50s", 110: "1m50s", 720: "12m", 800: "13m20s", 3600: "1h", 3660: "1h1m", 3601: "1h0m1s",
+	} {
+		if got := expiresIn(s); got != want {
+			t.Errorf("expiresIn(%d) = %q, want %q", s, got, want)
+		}
+	}
+}
+
+func TestWriteTable(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteTable(&b, []Item{
+		{Kind: KindToken, Cluster: "prod", Region: "eu-west-1", Profile: "admin", RoleARN: "arn:aws:iam::1:role/r",
+			AccessKeyID: "ASIAX", ExpiresIn: 50, CappedByCredentials: true, File: "/c/token-a.json"},
+		{Kind: KindCredentials, Profile: "admin", AccessKeyID: "ASIAX", ExpiresIn: 3600, File: "/c/credentials-b.json"},
+		{Kind: KindUnreadable, File: "/c/token-c.json", Error: "not a regular file"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := `KIND         CLUSTER  REGION     PROFILE / ROLE                 KEY ID  EXPIRES IN  CAPPED BY CREDENTIALS  FILE
+token        prod     eu-west-1  admin / arn:aws:iam::1:role/r  ASIAX   50s         yes                    /c/token-a.json
+credentials  -        -          admin                          ASIAX   1h          -                      /c/credentials-b.json
+unreadable   -        -          -                              -       -           -                      /c/token-c.json (not a regular file)
+`
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}

@@ -62,7 +62,7 @@ func ReadInfo(getenv func(string) string) Info {
 	case V1, V1beta1:
 	case V1alpha1:
 		info.Warning = "Kubeconfig user entry is using deprecated API version " + V1alpha1 +
-			". Run 'ekstoken setup' to update."
+			", which kubectl no longer accepts. Change the user's apiVersion to " + V1beta1 + "."
 	default:
 		info.APIVersion = V1beta1
 		info.Warning = "Unrecognized API version in " + EnvVar + ", defaulting to " + V1beta1 + "."

@@ -19,7 +19,7 @@ func TestReadInfo(t *testing.T) {
 		{"v1beta1", `{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","spec":{"interactive":false}}`,
 			Info{APIVersion: V1beta1, Present: true}},
 		{"v1alpha1 is echoed with a warning", `{"apiVersion":"client.authentication.k8s.io/v1alpha1","spec":{}}`,
-			Info{APIVersion: V1alpha1, Present: true, Warning: "Kubeconfig user entry is using deprecated API version client.authentication.k8s.io/v1alpha1. Run 'ekstoken setup' to update."}},
+			Info{APIVersion: V1alpha1, Present: true, Warning: "Kubeconfig user entry is using deprecated API version client.authentication.k8s.io/v1alpha1, which kubectl no longer accepts. Change the user's apiVersion to client.authentication.k8s.io/v1beta1."}},
 		{"unknown version", `{"apiVersion":"client.authentication.k8s.io/v2"}`,
 			Info{APIVersion: V1beta1, Present: true, Warning: "Unrecognized API version in KUBERNETES_EXEC_INFO, defaulting to client.authentication.k8s.io/v1beta1."}},
 		{"not JSON", `{`,
