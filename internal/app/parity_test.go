@@ -66,6 +66,12 @@ func TestFastPathParsesLikeCobra(t *testing.T) {
 		"eks --cluster-name prod",
 		"version",
 		"status --cluster-name prod",
+		// A command's own flags before its words are cobra errors.
+		"--sso-login token --cluster-name prod --region eu-west-1",
+		"--no-credential-cache eks get-token --cluster-name prod --region eu-west-1",
+		"eks --sso-login get-token --cluster-name prod --region eu-west-1",
+		"--cluster-name prod token --region eu-west-1",
+		"--region eu-west-1 eks --profile p get-token --cluster-name prod --debug",
 	}
 	for _, line := range lines {
 		args := strings.Fields(line)

@@ -93,6 +93,8 @@ var (
 		"cluster-name": true, "cluster-id": true, "role-arn": true, "role": true,
 		"session-name": true, "external-id": true, "refresh-margin": true, "output": true,
 	}
+	// globalFlags are the root's persistent flags, valid anywhere.
+	globalFlags = map[string]bool{"region": true, "profile": true, "cache-dir": true, "debug": true}
 	// no-credential-cache and sso-login only matter on a miss.
 	boolFlags = map[string]bool{"debug": true, "no-cache": true, "force-refresh": true, "no-credential-cache": true, "sso-login": true}
 )
@@ -107,6 +109,11 @@ func Flags() []string {
 		names = append(names, n)
 	}
 	return names
+}
+
+func commandComplete(words []string) bool {
+	w := strings.Join(words, " ")
+	return w == "token" || w == "eks get-token"
 }
 
 // Parse reads `token ...` and `[globals] eks get-token ...` command lines
@@ -137,12 +144,17 @@ func Parse(args []string) (Request, bool) {
 		case !valueFlags[name]:
 			return Request{}, false
 		}
+		// Cobra knows a command's own flags only once the command words
+		// are complete; before that only the root's are flags.
+		if !globalFlags[name] && !commandComplete(words) {
+			return Request{}, false
+		}
 		seen[name] = true
 		if !r.set(name, value) {
 			return Request{}, false
 		}
 	}
-	if w := strings.Join(words, " "); w != "token" && w != "eks get-token" {
+	if !commandComplete(words) {
 		return Request{}, false
 	}
 	if (r.ClusterName == "") == (r.ClusterID == "") {
