@@ -104,7 +104,7 @@ func Run(ctx context.Context, env Env, in Input) error {
 		opts.MFACode = env.promptMFA
 	}
 	// Keys from the environment cost nothing to resolve: nothing to cache.
-	envKeys := id.AccessKeyID != "" && in.RoleARN == ""
+	envKeys := id.AccessKeyID != "" && !id.ProfileFlag && in.RoleARN == ""
 	if env.Store != nil && !in.NoCredentialCache && !envKeys {
 		opts.Cache = &awsauth.FileCache{
 			Store: *env.Store, Name: id.CredentialsName(), Profile: id.Profile, RoleARN: in.RoleARN, Now: env.Now,

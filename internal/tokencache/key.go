@@ -51,15 +51,18 @@ type Request struct {
 // Identity is every input that can change the identity or the token. Its
 // hash names the cache entry; two identities never share one.
 type Identity struct {
-	Cluster     string            `json:"cluster"`
-	ClusterIsID bool              `json:"clusterIsId"`
-	Region      string            `json:"region"`
-	Profile     string            `json:"profile"`
-	ProfileFlag bool              `json:"profileFlag"` // --profile beats env keys, AWS_PROFILE does not
+	Cluster     string `json:"cluster"`
+	ClusterIsID bool   `json:"clusterIsId"`
+	Region      string `json:"region"`
+	Profile     string `json:"profile"`
+	ProfileFlag bool   `json:"profileFlag"` // --profile beats env keys, AWS_PROFILE does not
+	// AccessKeyID is the ID of keys in the environment (never the secret),
+	// kept even with --profile: a profile with credential_source =
+	// Environment signs with them.
 	RoleARN     string            `json:"roleArn"`
 	SessionName string            `json:"sessionName"`
 	ExternalID  string            `json:"externalId"`
-	AccessKeyID string            `json:"accessKeyId"` // env keys: the ID only, never the secret
+	AccessKeyID string            `json:"accessKeyId"`
 	Env         map[string]string `json:"env"`
 	Config      fileStamp         `json:"config"`
 	Credentials fileStamp         `json:"credentials"`
@@ -88,7 +91,12 @@ func (id Identity) hash(withCluster bool) string {
 		field("region", id.Region)
 	}
 	field("profile", id.Profile)
-	field("profileFlag", strconv.FormatBool(id.ProfileFlag))
+	if id.AccessKeyID != "" {
+		// Only with keys in the environment does --profile change who
+		// signs; without them, --profile p and AWS_PROFILE=p are one
+		// identity and share their entries.
+		field("profileFlag", strconv.FormatBool(id.ProfileFlag))
+	}
 	field("roleArn", id.RoleARN)
 	field("sessionName", id.SessionName)
 	field("externalId", id.ExternalID)
@@ -124,10 +132,8 @@ func NewIdentity(r Request, getenv func(string) string, home string) Identity {
 	}
 	id.Region = firstNonEmpty(r.Region, getenv("AWS_REGION"), getenv("AWS_DEFAULT_REGION"))
 	id.Profile = firstNonEmpty(r.Profile, getenv("AWS_PROFILE"), getenv("AWS_DEFAULT_PROFILE"), "default")
-	if !id.ProfileFlag {
-		// Environment keys beat AWS_PROFILE (token-spec.md §7.16).
-		id.AccessKeyID = firstNonEmpty(getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_ACCESS_KEY"))
-	}
+	// Environment keys beat AWS_PROFILE, not --profile (token-spec.md §7.16).
+	id.AccessKeyID = firstNonEmpty(getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_ACCESS_KEY"))
 	for _, k := range identityEnv {
 		if v := getenv(k); v != "" {
 			id.Env[k] = v

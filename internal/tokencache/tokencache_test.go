@@ -69,3 +69,25 @@ func BenchmarkLookupHit(b *testing.B) {
 		}
 	}
 }
+
+// --profile p and AWS_PROFILE=p name one identity unless keys in the
+// environment make them differ; credentials cached by a run by hand then
+// serve kubectl's runs.
+func TestProfileFlagMattersOnlyWithEnvKeys(t *testing.T) {
+	home := t.TempDir()
+	flag := NewIdentity(Request{Profile: "p"}, env(nil), home)
+	byEnv := NewIdentity(Request{}, env(map[string]string{"AWS_PROFILE": "p"}), home)
+	if flag.CredentialsName() != byEnv.CredentialsName() || flag.Name() != byEnv.Name() {
+		t.Error("--profile p and AWS_PROFILE=p differ without env keys")
+	}
+	keys := map[string]string{"AWS_PROFILE": "p", "AWS_ACCESS_KEY_ID": "AKIDENV"}
+	flagKeys := NewIdentity(Request{Profile: "p"}, env(keys), home)
+	envKeys := NewIdentity(Request{}, env(keys), home)
+	if flagKeys.Name() == envKeys.Name() {
+		t.Error("with env keys, --profile p (signs with p) and AWS_PROFILE=p (signs with the env keys) share an entry")
+	}
+	other := NewIdentity(Request{Profile: "p"}, env(map[string]string{"AWS_ACCESS_KEY_ID": "AKIDOTHER"}), home)
+	if flagKeys.Name() == other.Name() {
+		t.Error("with --profile, other env keys share an entry (credential_source = Environment signs with them)")
+	}
+}
