@@ -57,10 +57,14 @@ func newUpdateKubeconfigCommand(env *Env, g *globalOptions) *cobra.Command {
 func (o *updateKubeconfigOptions) run(c *cobra.Command, env *Env, g *globalOptions) error {
 	ctx := c.Context()
 	id := tokencache.NewIdentity(tokencache.Request{Region: g.region, Profile: g.profile}, env.Getenv, env.Home)
-	res, err := awsauth.Resolve(ctx, awsauth.Options{
+	opts := awsauth.Options{
 		Region: g.region, Profile: g.profile, RoleARN: o.roleARN, SessionName: tokencache.DefaultSessionName,
 		EffectiveProfile: id.Profile, ConfigFile: id.Config.Path, CredentialsFile: id.Credentials.Path,
-	})
+	}
+	if env.IsTerminal != nil && env.IsTerminal() {
+		opts.MFACode = awsauth.TerminalPrompt(env.Stdin, env.Stderr)
+	}
+	res, err := awsauth.Resolve(ctx, opts)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -193,11 +194,34 @@ func (o Options) profileRole(ctx context.Context, profile string) (role, base st
 type SSOLoginError struct {
 	Profile string
 	Err     error
+	// Hint, set by the caller, adds what it could do about it.
+	Hint string
 }
 
 func (e *SSOLoginError) Error() string {
-	return fmt.Sprintf("the SSO session of profile %q is missing or expired: run `aws sso login --profile %s` (or pass --sso-login): %v",
-		e.Profile, e.Profile, e.Err)
+	msg := fmt.Sprintf("the SSO session of profile %q is missing or expired: run `aws sso login --profile %s`", e.Profile, e.Profile)
+	if e.Hint != "" {
+		msg += " (" + e.Hint + ")"
+	}
+	return fmt.Sprintf("%s: %v", msg, e.Err)
+}
+
+// TerminalPrompt asks for MFA codes on out, a terminal's stderr, and reads
+// them from in. Never stdout: in a credential plugin that is kubectl's.
+func TerminalPrompt(in io.Reader, out io.Writer) func(serial string) (string, error) {
+	r := bufio.NewReader(in)
+	return func(serial string) (string, error) {
+		fmt.Fprintf(out, "MFA code for %s: ", serial)
+		line, err := r.ReadString('\n')
+		code := strings.TrimSpace(line)
+		if code == "" {
+			if err == nil {
+				err = errors.New("no code entered")
+			}
+			return "", fmt.Errorf("read MFA code: %w", err)
+		}
+		return code, nil
+	}
 }
 
 func (e *SSOLoginError) Unwrap() error { return e.Err }

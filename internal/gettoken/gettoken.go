@@ -5,13 +5,11 @@
 package gettoken
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -101,7 +99,7 @@ func Run(ctx context.Context, env Env, in Input) error {
 		EffectiveProfile: id.Profile, ConfigFile: id.Config.Path, CredentialsFile: id.Credentials.Path,
 	}
 	if interactive {
-		opts.MFACode = env.promptMFA
+		opts.MFACode = awsauth.TerminalPrompt(env.Stdin, env.Stderr)
 	}
 	// Keys from the environment cost nothing to resolve: nothing to cache.
 	envKeys := id.AccessKeyID != "" && !id.ProfileFlag && in.RoleARN == ""
@@ -119,6 +117,14 @@ func Run(ctx context.Context, env Env, in Input) error {
 			return fmt.Errorf("aws sso login --profile %s: %w", sso.Profile, lerr)
 		}
 		res, err = env.Resolve(ctx, opts)
+	}
+	if errors.As(err, &sso) {
+		switch {
+		case !in.SSOLogin:
+			sso.Hint = "or add --sso-login to the kubeconfig user's args to have ekstoken run it"
+		case !interactive:
+			sso.Hint = "--sso-login runs it only when kubectl lends a terminal: set `interactiveMode: IfAvailable` on the kubeconfig user"
+		}
 	}
 	if err != nil {
 		return err
@@ -162,21 +168,6 @@ func Run(ctx context.Context, env Env, in Input) error {
 // margin, cached credentials are renewed: a token signed with them then
 // lives at least this long.
 const credentialsWindow = 5 * time.Minute
-
-// promptMFA asks for the code of an MFA device on stderr and reads it from
-// stdin, the terminal kubectl connected. Never stdout: that is kubectl's.
-func (env Env) promptMFA(serial string) (string, error) {
-	fmt.Fprintf(env.Stderr, "MFA code for %s: ", serial)
-	line, err := bufio.NewReader(env.Stdin).ReadString('\n')
-	code := strings.TrimSpace(line)
-	if code == "" {
-		if err == nil {
-			err = errors.New("no code entered")
-		}
-		return "", fmt.Errorf("read MFA code: %w", err)
-	}
-	return code, nil
-}
 
 // lookup is tokencache.Lookup with the miss explained in the debug log.
 func (env Env) lookup(s cache.Store, name string, margin time.Duration) (execcred.Credential, bool) {

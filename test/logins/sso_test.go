@@ -178,9 +178,12 @@ func testSSOLogin(t *testing.T, legacy bool) {
 		s := newSSO(t, legacy)
 		s.writeToken(t, "stale-access-token", time.Now().Add(-time.Hour))
 		log := s.fakeAWS(t)
-		mustFail(t, append(s.env, "KUBERNETES_EXEC_INFO="+batchInfo), tokenArgs("alpha", "--sso-login")...)
+		stderr := mustFail(t, append(s.env, "KUBERNETES_EXEC_INFO="+batchInfo), tokenArgs("alpha", "--sso-login")...)
 		if n := countLines(t, log); n != 0 {
 			t.Errorf("aws ran %d times without a terminal, want 0", n)
+		}
+		if !strings.Contains(stderr, "interactiveMode: IfAvailable") {
+			t.Errorf("stderr does not say why --sso-login did not run: %s", stderr)
 		}
 	})
 }
