@@ -48,8 +48,8 @@ func newClearCommand(env *Env, g *globalOptions) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "clear",
 		Short: "Remove cached tokens and credentials (all, or by --cluster, --profile, --region)",
-		Long: "clear removes cache entries. With no filter it removes everything, cached credentials and\n" +
-			"unreadable entries included. --profile also removes that profile's cached credentials.\n" +
+		Long: "clear removes cache entries and their lock files. With no filter it removes every entry, cached\n" +
+			"credentials and unreadable entries included. --profile also removes that profile's cached credentials.\n" +
 			"To renew one token instead, run the token command with --force-refresh.",
 		Example: "  ekstoken clear\n  ekstoken clear --cluster prod\n  ekstoken clear --profile dev",
 		Args:    noArgs,

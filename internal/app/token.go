@@ -33,7 +33,7 @@ func (o *tokenOptions) addFlags(f *pflag.FlagSet, dropIn bool) {
 	_ = f.MarkHidden("role")
 	f.StringVar(&o.in.SessionName, "session-name", tokencache.DefaultSessionName, "role session name with --role-arn")
 	f.StringVar(&o.in.ExternalID, "external-id", "", "external ID with --role-arn")
-	f.BoolVar(&o.in.NoCache, "no-cache", false, "neither read nor write the token cache")
+	f.BoolVar(&o.in.NoCache, "no-cache", false, "neither read nor write the cache (tokens and credentials): for read-only file systems")
 	f.BoolVar(&o.in.ForceRefresh, "force-refresh", false, "sign a new token even if a cached one is fresh, and cache it")
 	f.BoolVar(&o.in.NoCredentialCache, "no-credential-cache", false, "do not keep assumed-role, MFA, SSO or credential_process credentials between runs")
 	f.BoolVar(&o.in.SSOLogin, "sso-login", false, "when the SSO session has expired and a terminal is attached, run `aws sso login` and retry")
