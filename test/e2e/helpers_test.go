@@ -158,7 +158,7 @@ func checkEnv(t *testing.T, env []string) {
 // allowedAWSVars are the only AWS_ variables a test may hand a process.
 var allowedAWSVars = []string{
 	"AWS_EC2_METADATA_DISABLED", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
-	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
 }
 
 // envValue is the value a process started with env sees for key.
