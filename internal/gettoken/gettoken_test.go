@@ -443,3 +443,38 @@ func TestParallelColdRunsResolveOnce(t *testing.T) {
 		}
 	}
 }
+
+// --refresh-margin 0s serves a token until the very end STS gives it, and
+// reports that end.
+func TestZeroMargin(t *testing.T) {
+	h := newHarness(t)
+	run := func(at time.Time) execcred.Credential {
+		t.Helper()
+		h.clock.Set(at)
+		var out bytes.Buffer
+		err := Run(context.Background(), Env{
+			Now: h.clock.Now, Getenv: func(string) string { return "" }, Home: h.home,
+			Stdout: &out, Stderr: io.Discard, Log: slog.New(slog.DiscardHandler),
+			Store: h.store, Resolve: h.resolve, LockTimeout: time.Second,
+		}, Input{Request: tokencache.Request{ClusterName: "prod", Region: "eu-west-1"}, Margin: 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ec struct{ Status struct{ ExpirationTimestamp time.Time } }
+		if err := json.Unmarshal(out.Bytes(), &ec); err != nil {
+			t.Fatal(err)
+		}
+		return execcred.Credential{Expiration: ec.Status.ExpirationTimestamp}
+	}
+	if got := run(t0); !got.Expiration.Equal(t0.Add(15 * time.Minute)) {
+		t.Errorf("expirationTimestamp = %v, want signing time + 15m", got.Expiration)
+	}
+	run(t0.Add(15*time.Minute - time.Second))
+	if n := h.resolves.Load(); n != 1 {
+		t.Errorf("one second before the end: resolved %d times, want a hit", n)
+	}
+	run(t0.Add(15 * time.Minute))
+	if n := h.resolves.Load(); n != 2 {
+		t.Errorf("at the end: resolved %d times, want a refresh", n)
+	}
+}
