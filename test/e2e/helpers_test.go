@@ -149,16 +149,25 @@ func checkEnv(t *testing.T, env []string) {
 		t.Fatal("refusing to start a process without AWS_EC2_METADATA_DISABLED=true")
 	}
 	for _, kv := range env {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "AWS_") && !slices.Contains(allowedAWSVars, k) {
+		k, v, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(k, "AWS_") {
+			continue
+		}
+		if !slices.Contains(allowedAWSVars, k) {
 			t.Fatalf("refusing to start a process with %s", k)
+		}
+		if strings.HasPrefix(k, "AWS_ENDPOINT_URL") && !strings.HasPrefix(v, "http://127.0.0.1:") {
+			t.Fatalf("refusing to start a process with %s=%s: not on 127.0.0.1", k, v)
 		}
 	}
 }
 
 // allowedAWSVars are the only AWS_ variables a test may hand a process.
+// The endpoint overrides must point at 127.0.0.1 (moto_server).
 var allowedAWSVars = []string{
 	"AWS_EC2_METADATA_DISABLED", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
 	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+	"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL_EKS", "AWS_ENDPOINT_URL_STS", "AWS_PAGER",
 }
 
 // envValue is the value a process started with env sees for key.

@@ -5,8 +5,6 @@ package e2e
 // without the aws CLI, moto_server, and ways to look at kubeconfig files.
 
 import (
-	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -18,9 +16,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,44 +25,11 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// kubeconfigAWSVars are the AWS variables the kubeconfig tests may hand a
-// process on top of allowedAWSVars. The endpoint overrides must point at
-// 127.0.0.1 (moto_server).
-var kubeconfigAWSVars = []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL_EKS", "AWS_ENDPOINT_URL_STS", "AWS_PAGER"}
-
-// checkKubeconfigEnv is checkEnv with kubeconfigAWSVars allowed too.
-func checkKubeconfigEnv(t *testing.T, env []string) {
-	t.Helper()
-	if envValue(env, "AWS_EC2_METADATA_DISABLED") != "true" {
-		t.Fatal("refusing to start a process without AWS_EC2_METADATA_DISABLED=true")
-	}
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(k, "AWS_") {
-			continue
-		}
-		if !slices.Contains(allowedAWSVars, k) && !slices.Contains(kubeconfigAWSVars, k) {
-			t.Fatalf("refusing to start a process with %s", k)
-		}
-		if strings.HasPrefix(k, "AWS_ENDPOINT_URL") && !strings.HasPrefix(v, "http://127.0.0.1:") {
-			t.Fatalf("refusing to start a process with %s=%s: not on 127.0.0.1", k, v)
-		}
-	}
-}
-
 // run runs name with exactly env to its end (killed after processTimeout
 // or when the test ends).
 func run(t *testing.T, env []string, name string, args ...string) result {
 	t.Helper()
-	checkKubeconfigEnv(t, env)
-	ctx, cancel := context.WithTimeout(t.Context(), processTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = slices.Clone(env)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	return result{out.String(), errOut.String(), err}
+	return command(t, env, name, args...)()
 }
 
 // ekstoken runs the binary under test, which must run to its end.
