@@ -460,7 +460,9 @@ func TestZeroMargin(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var ec struct{ Status struct{ ExpirationTimestamp time.Time } }
+		var ec struct {
+			Status struct{ ExpirationTimestamp time.Time }
+		}
 		if err := json.Unmarshal(out.Bytes(), &ec); err != nil {
 			t.Fatal(err)
 		}

@@ -42,15 +42,10 @@ var ErrNoBackup = errors.New("no ekstoken backup")
 // It returns the backup's path ("" when the file did not exist or content
 // equals it already, in which case nothing is written).
 func Write(path string, original, content []byte, now time.Time) (backup string, err error) {
-	unlock, err := lock(path)
-	if err != nil {
-		return "", err
-	}
-	defer func() {
-		if uerr := unlock(); err == nil {
-			err = uerr
-		}
-	}()
+	return locked(path, func() (string, error) { return write(path, original, content, now) })
+}
+
+func write(path string, original, content []byte, now time.Time) (string, error) {
 	target, err := resolve(path)
 	if err != nil {
 		return "", err
@@ -78,7 +73,7 @@ func Write(path string, original, content []byte, now time.Time) (backup string,
 		return "", err
 	}
 	mode := st.Mode().Perm()
-	backup, err = createBackup(path, now, mode, cur)
+	backup, err := createBackup(path, now, mode, cur)
 	if err != nil {
 		return "", err
 	}
@@ -99,15 +94,10 @@ func Write(path string, original, content []byte, now time.Time) (backup string,
 // error shows what changed. The used backup is removed, so another Undo
 // goes one step further back. It returns the backup restored from.
 func Undo(path string) (restoredFrom string, err error) {
-	unlock, err := lock(path)
-	if err != nil {
-		return "", err
-	}
-	defer func() {
-		if uerr := unlock(); err == nil {
-			err = uerr
-		}
-	}()
+	return locked(path, func() (string, error) { return undo(path) })
+}
+
+func undo(path string) (string, error) {
 	backups, err := Backups(path)
 	if err != nil {
 		return "", err
@@ -313,4 +303,19 @@ func lock(path string) (unlock func() error, err error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// locked runs f holding kubectl's lock on path, and reports a failure to
+// release it when f itself succeeded.
+func locked(path string, f func() (string, error)) (out string, err error) {
+	unlock, err := lock(path)
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		if uerr := unlock(); err == nil {
+			err = uerr
+		}
+	}()
+	return f()
 }
