@@ -98,8 +98,16 @@ func (o *setupOptions) run(ctx context.Context, env *Env, files []string) error 
 	}
 	var failed []string
 	var paths []string
+	var seen []os.FileInfo
 	sources := map[string][]byte{}
 	for _, path := range files {
+		if st, err := os.Stat(path); err == nil {
+			// KUBECONFIG may name one file twice, through a link: edit it once.
+			if slices.ContainsFunc(seen, func(o os.FileInfo) bool { return os.SameFile(o, st) }) {
+				continue
+			}
+			seen = append(seen, st)
+		}
 		src, err := os.ReadFile(path)
 		if errors.Is(err, fs.ErrNotExist) && len(files) > 1 {
 			continue // kubectl skips missing files of a KUBECONFIG list too
@@ -157,7 +165,9 @@ func (o *setupOptions) run(ctx context.Context, env *Env, files []string) error 
 		}
 		backup, err := kubeconfig.Write(path, src, out, env.Now())
 		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			fmt.Fprintf(env.Stderr, "%s: %v\n", path, err)
+			failed = append(failed, path)
+			continue
 		}
 		fmt.Fprintf(env.Stderr, "%s: rewrote %d %s; the original is saved as %s (ekstoken setup --undo restores it)\n",
 			path, len(changes), plural(len(changes), "user", "users"), backup)

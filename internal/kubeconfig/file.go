@@ -42,6 +42,10 @@ var ErrNoBackup = errors.New("no ekstoken backup")
 // It returns the backup's path ("" when the file did not exist or content
 // equals it already, in which case nothing is written).
 func Write(path string, original, content []byte, now time.Time) (backup string, err error) {
+	// As kubectl and the aws CLI do, a first kubeconfig gets its directory.
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", err
+	}
 	return locked(path, func() (string, error) { return write(path, original, content, now) })
 }
 
@@ -63,7 +67,7 @@ func write(path string, original, content []byte, now time.Time) (string, error)
 		return "", fmt.Errorf("%s: %w since it was read (another program edited it); nothing written, run again", path, ErrChanged)
 	}
 	if !exists {
-		return "", replace(target, content, 0o600)
+		return "", replace(target, content, 0o600, nil)
 	}
 	if bytes.Equal(cur, content) {
 		return "", nil
@@ -73,15 +77,19 @@ func write(path string, original, content []byte, now time.Time) (string, error)
 		return "", err
 	}
 	mode := st.Mode().Perm()
-	backup, err := createBackup(path, now, mode, cur)
+	if mode&0o200 == 0 {
+		// Replacing it by rename would get around the mode; respect it.
+		return "", fmt.Errorf("%s is read-only (mode %v): make it writable (chmod u+w) for ekstoken to change it", path, mode)
+	}
+	backup, err := createBackup(path, now, mode, cur, st)
 	if err != nil {
 		return "", err
 	}
-	if err := writeNew(backup+writtenSuffix, mode, content); err != nil {
+	if err := writeNew(backup+writtenSuffix, mode, content, st); err != nil {
 		os.Remove(backup)
 		return "", err
 	}
-	if err := replace(target, content, mode); err != nil {
+	if err := replace(target, content, mode, st); err != nil {
 		os.Remove(backup + writtenSuffix)
 		os.Remove(backup)
 		return "", err
@@ -132,7 +140,11 @@ func undo(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := replace(target, old, st.Mode().Perm()); err != nil {
+	owner, err := os.Stat(target)
+	if err != nil {
+		return "", err
+	}
+	if err := replace(target, old, st.Mode().Perm(), owner); err != nil {
 		return "", err
 	}
 	if err := os.Remove(backup + writtenSuffix); err != nil {
@@ -187,14 +199,14 @@ func Backups(path string) ([]string, error) {
 
 // createBackup writes data to a new backup file with exactly mode; a
 // second backup in the same second gets a ".N" suffix.
-func createBackup(path string, now time.Time, mode fs.FileMode, data []byte) (string, error) {
+func createBackup(path string, now time.Time, mode fs.FileMode, data []byte, owner fs.FileInfo) (string, error) {
 	base := path + backupInfix + now.UTC().Format(backupTime)
 	for n := 0; n < 100; n++ {
 		name := base
 		if n > 0 {
 			name = fmt.Sprintf("%s.%d", base, n)
 		}
-		err := writeNew(name, mode, data)
+		err := writeNew(name, mode, data, owner)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
@@ -209,7 +221,7 @@ func createBackup(path string, now time.Time, mode fs.FileMode, data []byte) (st
 // writeNew creates name (it must not exist) with mode and writes data.
 // The umask can only narrow mode; chmod then sets it exactly, which is
 // never wider than mode.
-func writeNew(name string, mode fs.FileMode, data []byte) (err error) {
+func writeNew(name string, mode fs.FileMode, data []byte, owner fs.FileInfo) (err error) {
 	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return err
@@ -225,6 +237,9 @@ func writeNew(name string, mode fs.FileMode, data []byte) (err error) {
 	if err := f.Chmod(mode); err != nil && !errors.Is(err, errors.ErrUnsupported) {
 		return err
 	}
+	if err := chownLike(f, owner); err != nil {
+		return err
+	}
 	if _, err := f.Write(data); err != nil {
 		return err
 	}
@@ -233,7 +248,7 @@ func writeNew(name string, mode fs.FileMode, data []byte) (err error) {
 
 // replace atomically replaces target with data and mode: a temp file in
 // the same directory (created 0600, then given mode), fsync, rename.
-func replace(target string, data []byte, mode fs.FileMode) (err error) {
+func replace(target string, data []byte, mode fs.FileMode, owner fs.FileInfo) (err error) {
 	dir := filepath.Dir(target)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(target)+".ekstoken-tmp-*")
 	if err != nil {
@@ -247,6 +262,9 @@ func replace(target string, data []byte, mode fs.FileMode) (err error) {
 		}
 	}()
 	if err := f.Chmod(mode); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		return err
+	}
+	if err := chownLike(f, owner); err != nil {
 		return err
 	}
 	if _, err := f.Write(data); err != nil {

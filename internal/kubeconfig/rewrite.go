@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -98,7 +99,7 @@ func Rewrite(src []byte, opts RewriteOptions) (out []byte, changes []Change, err
 			skip(name, "not an exec credential plugin user")
 			continue
 		}
-		p, reason, err := d.planExec(ex, opts)
+		p, reason, err := d.planExec(ex, opts, d.endpointRegion(name))
 		if err == nil && reason == "" {
 			err = checkPlain(ex)
 		}
@@ -251,12 +252,44 @@ func commandBase(cmd string) string {
 	return strings.TrimSuffix(strings.ToLower(cmd), ".exe")
 }
 
+// eksEndpoint matches an EKS API endpoint and captures its region:
+// https://<id>.<shard>.<region>.eks.amazonaws.com[.cn].
+var eksEndpoint = regexp.MustCompile(`^https://[^/]*\.([a-z]{2}(?:-[a-z]+)+-[0-9]+)\.eks\.amazonaws\.com(?:\.cn)?(?::[0-9]+)?/?$`)
+
+// endpointRegion is the region of the EKS cluster that a context using
+// user points at, or "" when no such context or endpoint exists.
+func (d *doc) endpointRegion(user string) string {
+	_, contexts := mapGet(d.root, "contexts")
+	_, clusters := mapGet(d.root, "clusters")
+	if contexts == nil || clusters == nil || contexts.Kind != yaml.SequenceNode || clusters.Kind != yaml.SequenceNode {
+		return ""
+	}
+	for _, c := range contexts.Content {
+		_, ctx := mapGet(c, "context")
+		if u, _ := scalarValue(ctx, "user"); u != user {
+			continue
+		}
+		clusterName, _ := scalarValue(ctx, "cluster")
+		for _, cl := range clusters.Content {
+			if n, _ := scalarValue(cl, "name"); n != clusterName {
+				continue
+			}
+			_, cluster := mapGet(cl, "cluster")
+			server, _ := scalarValue(cluster, "server")
+			if m := eksEndpoint.FindStringSubmatch(server); m != nil {
+				return m[1]
+			}
+		}
+	}
+	return ""
+}
+
 // planExec decides what exec mapping ex becomes. A non-empty reason means
 // it stays as it is; an error means it should change but cannot be edited
 // in place.
-func (d *doc) planExec(ex *yaml.Node, opts RewriteOptions) (p plannedExec, reason string, err error) {
+func (d *doc) planExec(ex *yaml.Node, opts RewriteOptions, endpointRegion string) (p plannedExec, reason string, err error) {
 	if ex.Kind == yaml.AliasNode {
-		if _, reason, _ := d.planExec(ex.Alias, opts); reason != "" {
+		if _, reason, _ := d.planExec(ex.Alias, opts, endpointRegion); reason != "" {
 			return p, reason, nil
 		}
 		return p, "", checkPlain(ex)
@@ -298,7 +331,7 @@ func (d *doc) planExec(ex *yaml.Node, opts RewriteOptions) (p plannedExec, reaso
 		t, reason = parseAuthenticator(args, env)
 	case base == "eks-token-cache.sh":
 		t, reason = parseBlogScript(args)
-	case (base == "bash" || base == "sh") && len(args) > 0 && strings.HasSuffix(args[0], "eks-token-cache.sh"):
+	case (base == "bash" || base == "sh") && len(args) > 0 && commandBase(args[0]) == "eks-token-cache.sh":
 		t, reason = parseBlogScript(args[1:])
 	default:
 		return p, fmt.Sprintf("runs %s, not aws eks get-token, aws-iam-authenticator or eks-token-cache.sh", command), nil
@@ -322,6 +355,13 @@ func (d *doc) planExec(ex *yaml.Node, opts RewriteOptions) (p plannedExec, reaso
 		return p, "no args list to rewrite", nil
 	}
 
+	if t.region == "" && t.envRegion == "" && endpointRegion != "" {
+		// aws-iam-authenticator and the aws CLI sign for the global STS
+		// endpoint without a region; ekstoken wants one, and the cluster's
+		// own is the right one (token-spec.md §7.10).
+		t.region = endpointRegion
+		t.notes = append(t.notes, "region "+endpointRegion+" taken from the cluster's EKS endpoint")
+	}
 	p.from = t.from
 	p.notes = t.notes
 	p.command = opts.Command

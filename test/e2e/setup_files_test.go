@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -244,4 +245,28 @@ func TestSetupKubeconfigListMerged(t *testing.T) {
 			t.Errorf("exit %d, want a failure naming the unknown context:\n%s", r.code(), r.stderr)
 		}
 	})
+}
+
+// KUBECONFIG may name one file twice, through a symlink: setup edits it
+// once and does not report a conflict with itself.
+func TestSetupSameFileTwice(t *testing.T) {
+	t.Parallel()
+	s := startSetupEKS(t)
+	_, env := setupSandbox(t)
+	dir := t.TempDir()
+	real, link := filepath.Join(dir, "real"), filepath.Join(dir, "link")
+	writeFile(t, real, awsKubeconfig(s.URL, s.CAData, "", ""))
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	r := ekstoken(t, append(slices.Clone(env), "KUBECONFIG="+link+":"+real), "setup")
+	if r.code() != 0 {
+		t.Fatalf("exit %d: %s", r.code(), r.stderr)
+	}
+	if got := parseKubeconfig(t, readFile(t, real)).exec(t, eksARN).Command; got != "ekstoken" {
+		t.Errorf("command %q after setup", got)
+	}
+	if backups, _ := filepath.Glob(filepath.Join(dir, "*.ekstoken-backup-*Z")); len(backups) != 1 {
+		t.Errorf("backups %v, want one", backups)
+	}
 }
