@@ -560,6 +560,11 @@ func parseAuthenticator(args []string, env []EnvVar) (*target, string) {
 			}
 		}
 	}
+	if t.roleARN != "" && t.sessionName == "" {
+		// aws-iam-authenticator names the session after the time; a role
+		// mapping that uses {{SessionName}} will see the new name.
+		t.notes = append(t.notes, "role session name becomes EKSGetTokenAuth, as with aws eks get-token (add --session-name to its args for another)")
+	}
 	return t.checkCluster("-i", "")
 }
 
