@@ -31,9 +31,6 @@ import (
 	"github.com/gofrs/flock"
 )
 
-// maxEntrySize bounds what a read will take in.
-const maxEntrySize = entryfile.MaxSize
-
 // ErrNotFound is returned by Read when no entry exists.
 var ErrNotFound = entryfile.ErrNotFound
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ekstoken/ekstoken/internal/entryfile"
 	"github.com/gofrs/flock"
 	"github.com/google/go-cmp/cmp"
 )
@@ -359,8 +360,8 @@ func TestRemoveMissingDir(t *testing.T) {
 func TestReadCorrupt(t *testing.T) {
 	t.Parallel()
 	valid := mustJSON(t, entry{Token: "k8s-aws-v1.abcdefghijklmnopqrstuvwxyz", N: 12345, Pad: "0123456789"})
-	oversized := mustJSON(t, entry{Token: "t", Pad: strings.Repeat("A", maxEntrySize)})
-	if len(oversized) <= maxEntrySize {
+	oversized := mustJSON(t, entry{Token: "t", Pad: strings.Repeat("A", entryfile.MaxSize)})
+	if len(oversized) <= entryfile.MaxSize {
 		t.Fatalf("oversized entry is only %d bytes", len(oversized))
 	}
 	tests := []struct {
@@ -379,8 +380,8 @@ func TestReadCorrupt(t *testing.T) {
 		{"wrong type for field", []byte(`{"token": 5, "n": "x"}`)},
 		{"array instead of object", []byte(`[1,2,3]`)},
 		{"valid JSON just over the size limit", oversized},
-		{"over the size limit of spaces", append(slices.Clone(valid), []byte(strings.Repeat(" ", maxEntrySize))...)},
-		{"huge", append([]byte(`{"token":"`), []byte(strings.Repeat("B", 4*maxEntrySize))...)},
+		{"over the size limit of spaces", append(slices.Clone(valid), []byte(strings.Repeat(" ", entryfile.MaxSize))...)},
+		{"huge", append([]byte(`{"token":"`), []byte(strings.Repeat("B", 4*entryfile.MaxSize))...)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -400,7 +401,7 @@ func TestReadCorrupt(t *testing.T) {
 	}
 }
 
-// TestReadSizeLimitBoundary: an entry of exactly maxEntrySize bytes is read;
+// TestReadSizeLimitBoundary: an entry of exactly entryfile.MaxSize bytes is read;
 // one more byte is refused.
 func TestReadSizeLimitBoundary(t *testing.T) {
 	t.Parallel()
@@ -417,8 +418,8 @@ func TestReadSizeLimitBoundary(t *testing.T) {
 		size    int
 		wantErr bool
 	}{
-		{"exactly the limit", maxEntrySize, false},
-		{"one over the limit", maxEntrySize + 1, true},
+		{"exactly the limit", entryfile.MaxSize, false},
+		{"one over the limit", entryfile.MaxSize + 1, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

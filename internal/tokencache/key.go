@@ -24,9 +24,9 @@ var identityEnv = []string{
 // fileStamp identifies a version of a file without reading it: editing the
 // credentials file (new keys) makes a new key.
 type fileStamp struct {
-	Path    string    `json:"path"`
-	Size    int64     `json:"size"`
-	ModTime time.Time `json:"mtime"`
+	Path    string
+	Size    int64
+	ModTime time.Time
 }
 
 func stamp(path string) fileStamp {
@@ -51,21 +51,21 @@ type Request struct {
 // Identity is every input that can change the identity or the token. Its
 // hash names the cache entry; two identities never share one.
 type Identity struct {
-	Cluster     string `json:"cluster"`
-	ClusterIsID bool   `json:"clusterIsId"`
-	Region      string `json:"region"`
-	Profile     string `json:"profile"`
-	ProfileFlag bool   `json:"profileFlag"` // --profile beats env keys, AWS_PROFILE does not
+	Cluster     string
+	ClusterIsID bool
+	Region      string
+	Profile     string
+	ProfileFlag bool // --profile beats env keys, AWS_PROFILE does not
 	// AccessKeyID is the ID of keys in the environment (never the secret),
 	// kept even with --profile: a profile with credential_source =
 	// Environment signs with them.
-	RoleARN     string            `json:"roleArn"`
-	SessionName string            `json:"sessionName"`
-	ExternalID  string            `json:"externalId"`
-	AccessKeyID string            `json:"accessKeyId"`
-	Env         map[string]string `json:"env"`
-	Config      fileStamp         `json:"config"`
-	Credentials fileStamp         `json:"credentials"`
+	RoleARN     string
+	SessionName string
+	ExternalID  string
+	AccessKeyID string
+	Env         map[string]string
+	Config      fileStamp
+	Credentials fileStamp
 }
 
 // Name is the cache entry name of the identity: a hash of every field,

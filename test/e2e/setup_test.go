@@ -23,8 +23,6 @@ const (
 	eksARN = "arn:aws:eks:us-west-2:111122223333:cluster/" + clusterName
 	// adminRole is the role of the --role variants, assumed through moto.
 	adminRole = "arn:aws:iam::123456789012:role/eks-admin"
-
-	v1alpha1 = "client.authentication.k8s.io/v1alpha1"
 )
 
 // nativeArgs is what setup turns every form with a region into.
