@@ -5,19 +5,22 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/ekstoken/ekstoken/internal/devbin"
+
+	"github.com/ekstoken/ekstoken/internal/testenv"
 )
 
-// build compiles ekstoken into a temp dir.
+// build compiles ekstoken into a temp dir, static as it ships.
 func build(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "ekstoken")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	testenv.SkipIfShort(t, "builds the binary")
+	bin, err := devbin.Build(t.TempDir())
 	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+		t.Fatal(err)
 	}
 	return bin
 }
