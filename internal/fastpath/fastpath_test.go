@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ekstoken/ekstoken/internal/cache"
+	"github.com/ekstoken/ekstoken/internal/debugenv"
 	"github.com/ekstoken/ekstoken/internal/execcred"
 	"github.com/ekstoken/ekstoken/internal/tokencache"
 )
@@ -144,6 +145,25 @@ func TestImportsStayLight(t *testing.T) {
 			strings.HasPrefix(pkg, "github.com/") && !strings.HasPrefix(pkg, "github.com/ekstoken/"),
 			strings.HasPrefix(pkg, "golang.org/x/"):
 			t.Errorf("the hit path imports %s", pkg)
+		}
+	}
+}
+
+// Every spelling of "on" that the full program's debug logger accepts makes
+// the hit path decline, so the full program runs and logs; "off" spellings
+// still serve the hit.
+func TestServeDeclinesEveryDebugSpelling(t *testing.T) {
+	for _, k := range debugenv.Vars {
+		for _, v := range []string{"1", "true", "TRUE", "yes", "on", "0", "false", "no", ""} {
+			w := newWorld(t)
+			w.env[k] = v
+			served := w.serve("token --cluster-name prod --region eu-west-1")
+			if on := debugenv.Enabled(func(n string) string { return w.env[n] }); served == on {
+				t.Errorf("%s=%q: served %v, want %v (debug %v)", k, v, served, !on, on)
+			}
+			if v == "true" && served {
+				t.Errorf("%s=true served the hit without the debug log", k)
+			}
 		}
 	}
 }
