@@ -3,6 +3,7 @@ package fastpath
 import (
 	"bytes"
 	"encoding/base64"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -164,6 +165,33 @@ func TestServeDeclinesEveryDebugSpelling(t *testing.T) {
 			if v == "true" && served {
 				t.Errorf("%s=true served the hit without the debug log", k)
 			}
+		}
+	}
+}
+
+// A token signed with SSO role credentials is served on the hit path only
+// while the SSO login's token file exists: `aws sso logout` removes it, and
+// the full program then resolves (and says to log in).
+func TestServeEndsWithSSOLogin(t *testing.T) {
+	for _, loggedIn := range []bool{true, false} {
+		w := newWorld(t)
+		sso := filepath.Join(w.home, ".aws", "sso", "cache", "5f2a.json")
+		if loggedIn {
+			if err := os.MkdirAll(filepath.Dir(sso), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(sso, []byte(`{}`), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		id := tokencache.NewIdentity(tokencache.Request{ClusterName: "prod", Region: "eu-west-1", SessionName: tokencache.DefaultSessionName}, w.getenv, w.home)
+		e := tokencache.NewEntry(fakeToken())
+		e.CredentialSource, e.SSOTokenFile = "SSOProvider", sso
+		if err := (cache.Store{Dir: filepath.Join(w.home, ".kube", "cache", "ekstoken")}).Write(id.Name(), e); err != nil {
+			t.Fatal(err)
+		}
+		if served := w.serve("token --cluster-name prod --region eu-west-1"); served != loggedIn {
+			t.Errorf("SSO login in place %v: served %v", loggedIn, served)
 		}
 	}
 }
