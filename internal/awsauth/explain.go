@@ -64,10 +64,12 @@ func (o Options) explain(ctx context.Context, err error) error {
 	o.log().Debug("credential resolution failed", "err", err)
 	var expired *ExpiredError
 	if errors.As(err, &expired) {
+		// Found under the SDK's wrapping when the expired keys were the
+		// base of --role-arn: the explanation is ours already.
 		if expired.Profile == "" {
 			expired.Profile = o.profileName()
 		}
-		return err
+		return expired
 	}
 	profile := o.profileName()
 	getenv := o.getenv()

@@ -161,6 +161,10 @@ func Parse(args []string) (Request, bool) {
 	if (r.ClusterName == "") == (r.ClusterID == "") {
 		return Request{}, false
 	}
+	// Role flags without the role are a usage error of the full program.
+	if r.RoleARN == "" && (r.ExternalID != "" || r.SessionName != tokencache.DefaultSessionName) {
+		return Request{}, false
+	}
 	return r, true
 }
 

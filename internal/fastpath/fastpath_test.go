@@ -124,6 +124,7 @@ func TestParseDeclinesTheUnusual(t *testing.T) {
 		"token --cluster-name a --bogus", "token --cluster-name a --output yaml",
 		"token --cluster-name a --refresh-margin x", "token --cluster-name a --refresh-margin -1s",
 		"token --cluster-name a --debug=false", "token --cluster-name a --", "get-token --cluster-name a",
+		"token --cluster-name a --external-id x", "token --cluster-name a --session-name me",
 	} {
 		if r, ok := Parse(strings.Fields(line)); ok {
 			t.Errorf("Parse(%q) = %+v, want a decline", line, r)

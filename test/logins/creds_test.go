@@ -245,3 +245,19 @@ func TestMessagesFitTheSituation(t *testing.T) {
 		}
 	})
 }
+
+// Expired keys in the environment under --role-arn: refused before STS is
+// asked, with the same message, not STS's ExpiredToken under SDK wrapping.
+func TestEnvCredentialExpirationUnderRoleARN(t *testing.T) {
+	sts := startSTS(t)
+	sb := newSandbox(t)
+	env := sb.env("AWS_ENDPOINT_URL_STS="+sts.URL, "AWS_REGION="+region, "AWS_ACCESS_KEY_ID="+baseKeyID, "AWS_SECRET_ACCESS_KEY="+baseKey,
+		"AWS_CREDENTIAL_EXPIRATION="+time.Now().Add(-time.Hour).UTC().Format(time.RFC3339))
+	stderr := mustFail(t, env, tokenArgs("alpha", "--role-arn", roleARN("a"))...)
+	if !strings.Contains(stderr, "AWS_CREDENTIAL_EXPIRATION") || strings.Contains(stderr, "operation error") {
+		t.Errorf("stderr: %s", stderr)
+	}
+	if got := sts.Actions(); len(got) != 0 {
+		t.Errorf("STS was asked %v with expired keys", got)
+	}
+}
