@@ -63,6 +63,7 @@ type Options struct {
 
 	baseIdentity string // set while resolving, for messages
 	container    bool   // the credentials came from a container endpoint
+	webIdentity  bool   // or from a web identity token (IRSA)
 }
 
 // Result is a usable configuration and the credentials it resolved.
@@ -102,9 +103,10 @@ func Resolve(ctx context.Context, o Options) (Result, error) {
 	// The SDK builds the container provider only when it will use it: that
 	// tells a container endpoint's failure from a profile's, which the
 	// error alone does not.
-	var container bool
+	var container, webIdentity bool
 	opts := []func(*config.LoadOptions) error{
 		config.WithEndpointCredentialOptions(func(*endpointcreds.Options) { container = true }),
+		config.WithWebIdentityRoleCredentialOptions(func(*stscreds.WebIdentityRoleOptions) { webIdentity = true }),
 		config.WithAssumeRoleCredentialOptions(func(a *stscreds.AssumeRoleOptions) {
 			if o.MFACode != nil {
 				a.TokenProvider = func() (string, error) { return o.MFACode(aws.ToString(a.SerialNumber)) }
@@ -190,7 +192,7 @@ func Resolve(ctx context.Context, o Options) (Result, error) {
 		cfg.Credentials = fc.Wrap(cfg.Credentials)
 	}
 	creds, err := cfg.Credentials.Retrieve(ctx)
-	o.container = container
+	o.container, o.webIdentity = container, webIdentity
 	if err != nil {
 		var expired *ExpiredError
 		if o.RoleARN != "" && !errors.As(err, &expired) && isAccessDenied(err) {

@@ -117,6 +117,15 @@ func (o Options) explain(ctx context.Context, err error) error {
 		return explainf(err, "the container credentials endpoint (%s=%s) gave no credentials: %s; check that the pod or task has a role, and that its authorization token (AWS_CONTAINER_AUTHORIZATION_TOKEN or _FILE) is readable",
 			v, uri, Reason(err))
 	}
+	if o.webIdentity && o.RoleARN == "" {
+		// IRSA: name the variables that chose the role and the token.
+		if file := getenv("AWS_WEB_IDENTITY_TOKEN_FILE"); file != "" {
+			return explainf(err, "cannot assume role %s with the web identity token in %s (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE): %s; check the role's trust policy for the token's issuer and subject",
+				getenv("AWS_ROLE_ARN"), file, Reason(err))
+		}
+		return explainf(err, "cannot assume the role of profile %q with its web_identity_token_file: %s; check the role's trust policy for the token's issuer and subject",
+			profile, Reason(err))
+	}
 	var op *smithy.OperationError
 	if errors.As(err, &op) {
 		switch op.ServiceID {

@@ -76,6 +76,13 @@ func TestExplain(t *testing.T) {
 			not:  []string{"profile"},
 		},
 		{
+			name: "web identity", opts: Options{webIdentity: true},
+			env:  map[string]string{"AWS_ROLE_ARN": "arn:aws:iam::1:role/irsa", "AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"},
+			err:  fmt.Errorf("failed to refresh cached credentials, %w", stsError("AssumeRoleWithWebIdentity", "InvalidIdentityToken", "No OpenIDConnect provider found", 400)),
+			want: []string{"arn:aws:iam::1:role/irsa", "/var/run/secrets/eks.amazonaws.com/serviceaccount/token", "InvalidIdentityToken: No OpenIDConnect provider found"},
+			not:  []string{`profile "`},
+		},
+		{
 			name: "nothing anywhere",
 			err:  fmt.Errorf("failed to refresh cached credentials, no EC2 IMDS role found, %w", &smithy.OperationError{ServiceID: "ec2imds", OperationName: "GetMetadata", Err: errors.New("access disabled to EC2 IMDS via client option")}),
 			want: []string{"no AWS credentials found", `profile "dev"`, "aws configure"},
