@@ -12,14 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
-
-	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -41,9 +40,10 @@ type Options struct {
 	// MFACode, when not nil, is asked for the code of an mfa_serial device.
 	// When nil, a profile with mfa_serial fails with a message instead.
 	MFACode func(serial string) (string, error)
-	// NoTerminal says why there is no MFACode, for the message: kubectl
-	// ran ekstoken without a terminal (FromKubectl), or a person or script
-	// did. LoginCommand is the command that logs in once in a terminal.
+	// FromKubectl says, for the message when MFACode is nil, that kubectl
+	// ran ekstoken without lending it a terminal (rather than a person or
+	// a script). LoginCommand is the command that logs in once in a
+	// terminal, with this run's arguments.
 	FromKubectl  bool
 	LoginCommand string
 	// Cache, when not nil, keeps expiring credentials across processes.
