@@ -128,7 +128,9 @@ func Run(ctx context.Context, env Env, in Input) error {
 		case !in.SSOLogin:
 			sso.Hint = "or add --sso-login to the kubeconfig user's args to have ekstoken run it"
 		case !interactive:
-			sso.Hint = "--sso-login runs it only when kubectl lends a terminal: set `interactiveMode: IfAvailable` on the kubeconfig user"
+			// kubectl does not say why it lent no terminal: name both causes.
+			sso.Hint = "--sso-login runs it only when kubectl lends a terminal, and this run had none: kubectl ran in a pipe or an IDE, " +
+				"or the kubeconfig user says `interactiveMode: Never` (then set `interactiveMode: IfAvailable`)"
 		}
 	}
 	if err != nil {
