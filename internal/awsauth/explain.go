@@ -61,7 +61,6 @@ func isAccessDenied(err error) bool {
 // log; the message keeps only the service's code and message, or the
 // innermost cause.
 func (o Options) explain(ctx context.Context, err error) error {
-	o.log().Debug("credential resolution failed", "err", err)
 	var expired *ExpiredError
 	if errors.As(err, &expired) {
 		// Found under the SDK's wrapping when the expired keys were the
@@ -75,17 +74,19 @@ func (o Options) explain(ctx context.Context, err error) error {
 	getenv := o.getenv()
 	// The SDK quotes a credential_process's whole output when it cannot
 	// parse it, secret key and session token included: keep only the
-	// parser's own complaint.
+	// parser's own complaint, in the message and in the debug log.
 	var pe *processcreds.ProviderError
 	if errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "process output:") {
 		reason := "unreadable output"
 		if inner := errors.Unwrap(pe.Err); inner != nil {
 			reason = inner.Error()
 		}
-		return explainf(err, "the credential_process of profile %q printed something that is not credentials JSON "+
+		o.log().Debug("credential resolution failed", "err", "credential_process output not understood: "+reason)
+		return &explained{msg: fmt.Sprintf("the credential_process of profile %q printed something that is not credentials JSON "+
 			"(Version 1, AccessKeyId, SecretAccessKey, SessionToken, Expiration in RFC 3339): %s; run the process by hand to see its output",
-			profile, reason)
+			profile, reason)}
 	}
+	o.log().Debug("credential resolution failed", "err", err)
 	var notExist config.SharedConfigProfileNotExistError
 	if errors.As(err, &notExist) {
 		have := Profiles(o.ConfigFile, o.CredentialsFile)
