@@ -50,6 +50,13 @@ func partialEnvKeys(getenv func(string) string, profileFlag bool) error {
 	return nil
 }
 
+// isSSOUnauthorized reports the SSO portal's refusal of the access token.
+func isSSOUnauthorized(err error) bool {
+	var op *smithy.OperationError
+	var api smithy.APIError
+	return errors.As(err, &op) && op.ServiceID == "SSO" && errors.As(err, &api) && api.ErrorCode() == "UnauthorizedException"
+}
+
 // isAccessDenied reports STS's refusal of a role, by error code.
 func isAccessDenied(err error) bool {
 	var api smithy.APIError
@@ -103,8 +110,10 @@ func (o Options) explain(ctx context.Context, err error) error {
 	}
 	// Legacy SSO profiles fail with InvalidTokenError; sso-session ones
 	// with a plain "refresh cached SSO token failed" error.
+	// (the SDK has no type for it). A token the portal no longer accepts
+	// (signed out elsewhere, session revoked) needs the same login.
 	var sso *ssocreds.InvalidTokenError
-	if errors.As(err, &sso) || strings.Contains(err.Error(), "cached SSO token") {
+	if errors.As(err, &sso) || strings.Contains(err.Error(), "cached SSO token") || isSSOUnauthorized(err) {
 		return &SSOLoginError{Profile: profile, Err: err}
 	}
 	if o.container {

@@ -110,6 +110,13 @@ func TestExplain(t *testing.T) {
 			want: []string{`AWS profile "dev" not found`},
 		},
 		{
+			name: "SSO token refused by the portal",
+			err: fmt.Errorf("failed to refresh cached credentials, %w", &smithy.OperationError{ServiceID: "SSO", OperationName: "GetRoleCredentials",
+				Err: &smithy.GenericAPIError{Code: "UnauthorizedException", Message: "Session token not found or invalid"}}),
+			want: []string{"aws sso login --profile dev"},
+			as:   new(*SSOLoginError),
+		},
+		{
 			name: "SSO", err: fmt.Errorf("x: %w", &ssocreds.InvalidTokenError{Err: errors.New("the SSO session has expired or is invalid")}),
 			want: []string{"aws sso login --profile dev"},
 			as:   new(*SSOLoginError),

@@ -261,3 +261,18 @@ func TestEnvCredentialExpirationUnderRoleARN(t *testing.T) {
 		t.Errorf("STS was asked %v with expired keys", got)
 	}
 }
+
+// An access token the portal no longer accepts (signed out in the browser,
+// session revoked) asks for the same login as a missing one.
+func TestSSOTokenRevoked(t *testing.T) {
+	for _, kind := range ssoKinds {
+		t.Run(kind.name, func(t *testing.T) {
+			s := newSSO(t, kind.legacy)
+			s.writeToken(t, "revoked-access-token", time.Now().Add(time.Hour))
+			stderr := mustFail(t, s.env, tokenArgs("alpha")...)
+			if !strings.Contains(stderr, "aws sso login --profile "+ssoProfile) || strings.Contains(stderr, "operation error") {
+				t.Errorf("stderr: %s", stderr)
+			}
+		})
+	}
+}
