@@ -147,7 +147,14 @@ func TestNewcomerPath(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("kubectl get namespaces after the README's steps: %v\n%s\nkubeconfig after setup:\n%s", err, stderr.String(), rewritten)
+		var commands []string
+		for _, line := range strings.Split(string(rewritten), "\n") {
+			if strings.Contains(line, "command:") {
+				commands = append(commands, strings.TrimSpace(line))
+			}
+		}
+		t.Fatalf("kubectl get namespaces after the README's steps: %v\nsetup wrote %q for a PATH of %s\n%s",
+			err, commands, strings.Join(path, string(os.PathListSeparator)), lastLines(stderr.String(), 3))
 	}
 	if !strings.Contains(stdout.String(), "namespace/default") {
 		t.Errorf("kubectl get namespaces printed %q", stdout.String())
@@ -257,4 +264,19 @@ func run(t *testing.T, env []string, dir, name string, args ...string) string {
 		t.Fatalf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, stdout.String(), stderr.String())
 	}
 	return stdout.String()
+}
+
+// lastLines is the end of a command's stderr, or kubectl's line about the
+// credential plugin when it has one: what says why.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for _, l := range lines {
+		if strings.Contains(l, "getting credentials") {
+			return strings.TrimSpace(l)
+		}
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
