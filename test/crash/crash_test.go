@@ -26,6 +26,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -199,14 +200,7 @@ func (f findings) add(where, format string, args ...any) {
 
 func (f findings) report(t *testing.T) {
 	t.Helper()
-	msgs := slices.Sorted(func(yield func(string) bool) {
-		for m := range f {
-			if !yield(m) {
-				return
-			}
-		}
-	})
-	for _, m := range msgs {
+	for _, m := range slices.Sorted(maps.Keys(f)) {
 		w := f[m]
 		if len(w) > 8 {
 			w = append(w[:8:8], fmt.Sprintf("and %d more", len(f[m])-8))
