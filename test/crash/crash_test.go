@@ -1,20 +1,5 @@
 //go:build linux
 
-// Package crash kills ekstoken with SIGKILL at each system call of its write
-// paths (the token cache, the credential cache and setup's kubeconfig
-// rewrite) and checks what the next run finds. strace injects the signal on
-// entry to the Nth call of one system call in one thread (its counters are
-// per thread), so the call never runs; N grows until the command completes
-// without being killed.
-//
-// After every kill:
-//   - no entry in the cache is torn, and the next run prints a token that
-//     the EKS-like server accepts: a complete entry, or a new signature;
-//   - after `ekstoken clear` no file in the cache holds a token, a secret
-//     key or a session token;
-//   - the kubeconfig is the original or the complete rewrite, byte for
-//     byte, and parses; `setup --undo` suggests copying no empty or broken
-//     file, and the next setup and undo still work.
 package crash
 
 import (
