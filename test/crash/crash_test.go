@@ -145,11 +145,13 @@ const (
 
 // killAt runs prog under strace, with SIGKILL injected on entry to the
 // Nth call of syscall in each thread (strace's counters are per thread).
-func killAt(t *testing.T, strace, call string, n int, env []string, dir, prog string, args ...string) outcome {
+// The calls of that kind go to the file trace, with the paths of their file
+// descriptors.
+func killAt(t *testing.T, strace, call string, n int, trace string, env []string, dir, prog string, args ...string) outcome {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sargs := []string{"-f", "-qq", "-o", "/dev/null",
+	sargs := []string{"-f", "-b", "execve", "-qq", "-y", "-o", trace,
 		"-e", "trace=" + call, "-e", fmt.Sprintf("inject=%s:signal=KILL:when=%d", call, n),
 		"--", prog}
 	cmd := exec.CommandContext(ctx, strace, append(sargs, args...)...)
@@ -196,24 +198,33 @@ func (f findings) report(t *testing.T) {
 
 // crashLoop kills the command at every write-path call and checks each
 // aftermath. fresh prepares a new sandbox; check inspects it after a kill.
-func crashLoop(t *testing.T, fresh func(t *testing.T, root string) *sandbox, args []string, check func(t *testing.T, sb *sandbox, where string, f findings)) {
+//
+// must lists, as regular expressions, the kill points that the loop has to
+// reach (see killedCall for their form): a kill that never lands on the
+// write path proves nothing.
+func crashLoop(t *testing.T, fresh func(t *testing.T, root string) *sandbox, args []string, must []string, check func(t *testing.T, sb *sandbox, where string, f findings)) {
 	t.Helper()
 	strace := testenv.RequireTool(t, "strace")
 	root := t.TempDir()
+	trace := filepath.Join(root, "strace.out")
 	f := findings{}
 	kills := 0
+	points := map[string]bool{}
 	for _, call := range writePathCalls {
 		name := strings.TrimPrefix(call, "?")
 		n := 1
 		for ; n <= maxN; n++ {
 			sb := fresh(t, root)
-			out := killAt(t, strace, call, n, sb.env, sb.home, ekstokenBin, args...)
+			out := killAt(t, strace, call, n, trace, sb.env, sb.home, ekstokenBin, args...)
 			if out == completed {
 				os.RemoveAll(sb.home)
 				break
 			}
 			if out == killed {
 				kills++
+				if p := killedCall(t, trace, name, sb.home); p != "" {
+					points[p] = true
+				}
 			}
 			check(t, sb, fmt.Sprintf("%s#%d", name, n), f)
 			os.RemoveAll(sb.home)
@@ -228,8 +239,72 @@ func crashLoop(t *testing.T, fresh func(t *testing.T, root string) *sandbox, arg
 	if kills == 0 {
 		t.Fatalf("no run was killed: strace did not inject")
 	}
-	t.Logf("%d runs killed", kills)
+	all := slices.Sorted(maps.Keys(points))
+	t.Logf("%d runs killed, at:\n\t%s", kills, strings.Join(all, "\n\t"))
+	for _, m := range must {
+		re := regexp.MustCompile(m)
+		if !slices.ContainsFunc(all, re.MatchString) {
+			t.Errorf("no kill landed on a call matching %s", m)
+		}
+	}
 	f.report(t)
+}
+
+var (
+	tracePID   = regexp.MustCompile(`^(?:\[pid +(\d+)\] |(\d+) +)?`)
+	quotedPath = regexp.MustCompile(`"(/[^"]*)"`)
+	fdPath     = regexp.MustCompile(`\b\d+<(/[^>]*)>`)
+)
+
+// killedCall reads strace's output and names the call the kill landed on,
+// as "call path" or "call from -> to", with $HOME for the sandbox and the
+// random and hashed parts of names hidden. It is "" when the call touched
+// nothing in the sandbox (the runtime's own files, a pipe).
+func killedCall(t *testing.T, trace, call, home string) string {
+	t.Helper()
+	b, err := os.ReadFile(trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The killed call never returns: its line ends in "= ?", or it is left
+	// <unfinished ...> and resumes only to end in "= ?".
+	pending := map[string]string{}
+	killedLine := ""
+	for _, line := range strings.Split(string(b), "\n") {
+		m := tracePID.FindStringSubmatch(line)
+		pid := m[1] + m[2]
+		rest := line[len(tracePID.FindString(line)):]
+		switch {
+		case strings.HasPrefix(rest, call+"(") && strings.HasSuffix(rest, "<unfinished ...>"):
+			pending[pid] = rest
+		case strings.HasPrefix(rest, "<... "+call+" resumed>"):
+			if strings.HasSuffix(rest, "= ?") {
+				killedLine = pending[pid]
+			}
+			delete(pending, pid)
+		case strings.HasPrefix(rest, call+"(") && strings.HasSuffix(rest, "= ?"):
+			killedLine = rest
+		}
+	}
+	var paths []string
+	for _, m := range quotedPath.FindAllStringSubmatch(killedLine, -1) {
+		paths = append(paths, m[1])
+	}
+	if len(paths) == 0 {
+		for _, m := range fdPath.FindAllStringSubmatch(killedLine, -1) {
+			paths = append(paths, m[1])
+		}
+	}
+	var inHome []string
+	for _, p := range paths {
+		if p == home || strings.HasPrefix(p, home+"/") {
+			inHome = append(inHome, pattern("$HOME"+strings.TrimPrefix(p, home)))
+		}
+	}
+	if len(inHome) == 0 {
+		return ""
+	}
+	return call + " " + strings.Join(inHome, " -> ")
 }
 
 // tokenOf returns the token of an ExecCredential.
@@ -290,15 +365,18 @@ func checkNoSecrets(t *testing.T, sb *sandbox, where string, f findings) {
 	})
 }
 
-// pattern hides the random and hashed parts of a cache file name, so that
+var (
+	hashPart   = regexp.MustCompile(`[0-9a-f]{16,}`)
+	timePart   = regexp.MustCompile(`[0-9]{8}T[0-9]{6}Z`)
+	randomPart = regexp.MustCompile(`[0-9]{5,}`)
+)
+
+// pattern hides the hashed, dated and random parts of a file name, so that
 // one kind of leftover is one finding.
 func pattern(name string) string {
-	return regexp.MustCompile(`[0-9a-f]{16,}|\.[0-9]{5,}\.`).ReplaceAllStringFunc(name, func(s string) string {
-		if strings.HasPrefix(s, ".") {
-			return ".*."
-		}
-		return "<hash>"
-	})
+	name = hashPart.ReplaceAllString(name, "<hash>")
+	name = timePart.ReplaceAllString(name, "<time>")
+	return randomPart.ReplaceAllString(name, "*")
 }
 
 // lastLine is the last line of a command's stderr, where ekstoken puts
@@ -346,7 +424,11 @@ func TestCrashTokenWrite(t *testing.T) {
 		sb.env = append(sb.env, "AWS_ACCESS_KEY_ID="+accessKey, "AWS_SECRET_ACCESS_KEY="+secretKey)
 		return sb
 	}
-	crashLoop(t, fresh, args, tokenCheck(srv, args))
+	crashLoop(t, fresh, args, []string{
+		`^openat \$HOME/cache/\S*token`,
+		`^write \$HOME/cache/\S*token`,
+		`^renameat \$HOME/cache/\S*token\S* -> \$HOME/cache/\S*token`,
+	}, tokenCheck(srv, args))
 }
 
 // The credential write path: credential_process credentials with an
@@ -373,7 +455,11 @@ echo '{"Version":1,"AccessKeyId":"%s","SecretAccessKey":"%s","SessionToken":"%s"
 		entries, _ := os.ReadDir(sb.cache)
 		t.Fatalf("no credential entry cached: %v", entries)
 	}
-	crashLoop(t, fresh, args, tokenCheck(srv, args))
+	crashLoop(t, fresh, args, []string{
+		`^write \$HOME/cache/\S*credentials`,
+		`^renameat \$HOME/cache/\S*credentials\S* -> \$HOME/cache/\S*credentials`,
+		`^renameat \$HOME/cache/\S*token\S* -> \$HOME/cache/\S*token`,
+	}, tokenCheck(srv, args))
 }
 
 // awsKubeconfig is what `aws eks update-kubeconfig` writes for two
@@ -490,7 +576,10 @@ func TestCrashSetupWrite(t *testing.T) {
 			f.add(where, "the next setup --undo did not put the original back")
 		}
 	}
-	crashLoop(t, fresh, []string{"setup"}, check)
+	crashLoop(t, fresh, []string{"setup"}, []string{
+		`^write \$HOME/\.kube/`,
+		`^renameat \S+ -> \$HOME/\.kube/config$`,
+	}, check)
 	t.Logf("%d kills left kubectl's lock file behind", staleLocks)
 }
 
@@ -507,7 +596,7 @@ func TestHarnessCatchesTornWrite(t *testing.T) {
 		tornAt := 0
 		for n := 1; n <= maxN; n++ {
 			os.Remove(target)
-			if killAt(t, strace, "write", n, os.Environ(), cache, sh, "-c", script) == completed {
+			if killAt(t, strace, "write", n, os.DevNull, os.Environ(), cache, sh, "-c", script) == completed {
 				break
 			}
 			f := findings{}

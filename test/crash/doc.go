@@ -3,7 +3,11 @@
 // rewrite) and checks what the next run finds. strace injects the signal on
 // entry to the Nth call of one system call in one thread (its counters are
 // per thread), so the call never runs; N grows until the command completes
-// without being killed.
+// without being killed. strace follows every thread of ekstoken but lets go
+// of the programs it runs (a credential_process) at their execve, so that
+// their calls neither use up the counts nor take the kills. Each test names
+// the write-path calls a kill must have landed on, so that a change in
+// strace or in the write path cannot leave the loop killing elsewhere.
 //
 // After every kill:
 //   - no entry in the cache is torn, and the next run prints a token that
