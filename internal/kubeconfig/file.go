@@ -60,6 +60,7 @@ func write(path string, original, content []byte, before func(string, fs.FileMod
 	if err != nil {
 		return false, err
 	}
+	removeStaleTemps(target)
 	cur, err := os.ReadFile(target)
 	exists := err == nil
 	switch {
@@ -100,6 +101,20 @@ func write(path string, original, content []byte, before func(string, fs.FileMod
 	return true, replace(target, content, mode, st)
 }
 
+// tempPattern names the temp files replace makes beside target.
+func tempPattern(target string) string {
+	return filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+".ekstoken-tmp-*")
+}
+
+// removeStaleTemps removes the temp files a killed ekstoken left beside
+// target. Callers hold target's lock, so no live run is writing one.
+func removeStaleTemps(target string) {
+	tmps, _ := filepath.Glob(tempPattern(target))
+	for _, t := range tmps {
+		os.Remove(t)
+	}
+}
+
 // replace replaces target with data and mode: a temp file in the same
 // directory (created 0600, then given mode), fsync, rename, fsync of the
 // directory. When the rename cannot replace target because target is a
@@ -107,7 +122,7 @@ func write(path string, original, content []byte, before func(string, fs.FileMod
 // another device (EXDEV), target is overwritten in place instead.
 func replace(target string, data []byte, mode fs.FileMode, owner fs.FileInfo) (err error) {
 	dir := filepath.Dir(target)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(target)+".ekstoken-tmp-*")
+	f, err := os.CreateTemp(dir, filepath.Base(tempPattern(target)))
 	if err != nil {
 		return err
 	}
@@ -229,25 +244,84 @@ func lock(path string) (unlock func() error, err error) {
 	name := path + ".lock"
 	deadline := time.Now().Add(lockWait)
 	for {
-		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		err := createLock(name)
 		if err == nil {
-			_, werr := f.WriteString(lockOwner())
-			if cerr := f.Close(); werr == nil {
-				werr = cerr
-			}
-			if werr != nil {
-				os.Remove(name)
-				return nil, fmt.Errorf("lock %s: %w", path, werr)
-			}
+			removeStaleLockTemps(name)
 			return func() error { return os.Remove(name) }, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
+		if err := staleLock(path); err != nil {
+			return nil, err // its holder is gone: waiting would not help
+		}
 		if time.Now().After(deadline) {
 			return nil, lockedError(path, name)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// createLock creates the lock file name already holding lockOwner, so
+// that no moment exists where a killed ekstoken leaves a lock that does
+// not say whose it is: the owner goes into a temp file, which is then
+// hard-linked to name (atomic, and failing if name exists). Where hard
+// links are not supported, name is created exclusively and then written.
+func createLock(name string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(name), lockTempPrefix(name)+"*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, werr := tmp.WriteString(lockOwner())
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return werr
+	}
+	err = os.Link(tmp.Name(), name)
+	if err == nil || errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, werr = f.WriteString(lockOwner())
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		os.Remove(name)
+	}
+	return werr
+}
+
+// lockTempPrefix names createLock's temp files after the process and host
+// that made them, so that one a killed ekstoken left can be told from one
+// a live ekstoken is writing, even when it is still empty.
+func lockTempPrefix(name string) string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf(".%s.ekstoken-%d-%s-", filepath.Base(name), os.Getpid(), host)
+}
+
+// removeStaleLockTemps removes the temp files of createLock left by an
+// ekstoken of this host that is no longer running. Any other is left
+// alone: it may be a live ekstoken's.
+func removeStaleLockTemps(name string) {
+	prefix := "." + filepath.Base(name) + ".ekstoken-"
+	tmps, _ := filepath.Glob(filepath.Join(filepath.Dir(name), prefix+"*"))
+	me, _ := os.Hostname()
+	for _, t := range tmps {
+		p, rest, ok := strings.Cut(strings.TrimPrefix(filepath.Base(t), prefix), "-")
+		pid, err := strconv.Atoi(p)
+		if !ok || err != nil || pid <= 0 || !strings.HasPrefix(rest, me+"-") || processAlive(pid) {
+			continue
+		}
+		if st, err := os.Lstat(t); err == nil && st.Mode().IsRegular() {
+			os.Remove(t)
+		}
 	}
 }
 
@@ -271,6 +345,21 @@ func lockedError(path, name string) error {
 		return fmt.Errorf("%s is locked by %s%s, taken by ekstoken (pid %d) on host %s. If it is not running there, remove the lock with `rm %s` and run again", path, name, age, pid, host, name)
 	}
 	return fmt.Errorf("%s is locked by %s%s: another kubectl or ekstoken is editing it. If none is running, remove the lock with `rm %s` (kubectl refuses to change the file while it exists) and run again", path, name, age, name)
+}
+
+// staleLock says what to do about a lock on path left by an ekstoken that
+// is no longer running, or returns nil.
+func staleLock(path string) error {
+	name := path + ".lock"
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil
+	}
+	pid, host, ours := parseLockOwner(string(b))
+	if me, _ := os.Hostname(); !ours || host != me || processAlive(pid) {
+		return nil
+	}
+	return lockedError(path, name)
 }
 
 func parseLockOwner(s string) (pid int, host string, ok bool) {

@@ -315,3 +315,21 @@ func TestWriteInPlaceWhenRenameCannotReplace(t *testing.T) {
 		}
 	})
 }
+
+// A lock whose ekstoken is gone is reported at once: waiting for it to
+// go away would only delay the advice.
+func TestStaleLockNoWait(t *testing.T) {
+	defer func(d time.Duration) { lockWait = d }(lockWait)
+	lockWait = time.Hour
+	host, _ := os.Hostname()
+	path := filepath.Join(t.TempDir(), "config")
+	writeFile(t, path, oldBytes, 0o600)
+	writeFile(t, path+".lock", fmt.Appendf(nil, "ekstoken pid=%d host=%s\n", deadPID(t), host), 0o600)
+	start := time.Now()
+	if err := Write(path, oldBytes, newBytes); err == nil || !strings.Contains(err.Error(), "no longer running") {
+		t.Fatalf("Write = %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("waited %v for a lock whose holder is gone", d)
+	}
+}

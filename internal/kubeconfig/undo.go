@@ -163,7 +163,9 @@ func (l UndoLog) save(rec undoRecord) (string, error) {
 		return "", errors.New("no directory for undo records: set HOME")
 	}
 	store := cache.Store{Dir: l.Dir}
-	base := recordKey(rec.Target) + "-" + rec.Time.Format("20060102T150405.000000000Z")
+	key := recordKey(rec.Target)
+	l.removeStaleTemps(rec.Target)
+	base := key + "-" + rec.Time.Format("20060102T150405.000000000Z")
 	name := base
 	for n := 1; ; n++ {
 		// The kubeconfig's lock is held: no other setup of this file is
@@ -186,6 +188,16 @@ func (l UndoLog) save(rec undoRecord) (string, error) {
 	// The directory itself may be new: make its own entry durable too.
 	_ = syncDir(filepath.Dir(l.Dir))
 	return store.Path(name), nil
+}
+
+// removeStaleTemps removes what a setup of target killed while saving its
+// record left: the kubeconfig's lock is held, so no live run is writing
+// one.
+func (l UndoLog) removeStaleTemps(target string) {
+	tmps, _ := filepath.Glob(filepath.Join(l.Dir, "."+recordKey(target)+"-*.tmp"))
+	for _, t := range tmps {
+		os.Remove(t)
+	}
 }
 
 // readRecord reads a record, refusing what setup cannot have written:
@@ -316,6 +328,13 @@ func (l UndoLog) Undo(path string) (UndoResult, error) {
 		return res, err
 	}
 	if len(names) == 0 {
+		// A setup killed before its record was saved changed nothing, but
+		// may have left its lock, which keeps kubectl from changing the
+		// file, or the makings of one.
+		removeStaleLockTemps(path + ".lock")
+		if err := staleLock(path); err != nil {
+			return res, fmt.Errorf("nothing to undo, but %w", err)
+		}
 		return res, fmt.Errorf("%s: %w: setup has not changed it (no record in %s)", path, ErrNothingToUndo, l.Dir)
 	}
 	recs := make([]*undoRecord, len(names))
@@ -329,6 +348,8 @@ func (l UndoLog) Undo(path string) (UndoResult, error) {
 		return res, fmt.Errorf("%s was removed after setup wrote it; nothing restored. %s", path, l.restoreAdvice(path, names[len(names)-1], newest))
 	}
 	err = locked(path, func() error {
+		l.removeStaleTemps(target)
+		removeStaleTemps(target)
 		cur, err := os.ReadFile(target)
 		if err != nil {
 			return err
@@ -367,6 +388,7 @@ func (l UndoLog) Undo(path string) (UndoResult, error) {
 			if err := os.Remove(n); err != nil {
 				return fmt.Errorf("remove used undo record: %w", err)
 			}
+			os.Remove(exportPath(n)) // a copy an earlier undo offered, if any
 		}
 		return syncDir(l.Dir)
 	})
@@ -377,12 +399,15 @@ func (l UndoLog) Undo(path string) (UndoResult, error) {
 // a copy only after checking that it holds a kubeconfig: never advise
 // copying an empty or broken file over the user's kubeconfig.
 func (l UndoLog) restoreAdvice(path, record string, rec *undoRecord) string {
-	copyPath := strings.TrimSuffix(record, ".json") + ".kubeconfig"
+	copyPath := exportPath(record)
 	if err := exportOriginal(copyPath, rec.Original); err != nil {
 		return fmt.Sprintf("The undo record %s holds the original, but it could not be saved as a file to copy (%v)", record, err)
 	}
 	return fmt.Sprintf("The whole file as it was before setup is in %s (checked: a kubeconfig, %d bytes); to go back to it and lose every change made since setup: cp %s %s", copyPath, len(rec.Original), copyPath, path)
 }
+
+// exportPath is where the original of record is copied for a person.
+func exportPath(record string) string { return strings.TrimSuffix(record, ".json") + ".kubeconfig" }
 
 // exportOriginal writes the original kubeconfig of a record to path,
 // private, and reads it back to check it before anyone is told to copy it.
