@@ -112,4 +112,57 @@ func TestSetupKilledAnywhere(t *testing.T) {
 		t.Errorf("only %d runs were killed: the injection does not reach setup", killed)
 	}
 	t.Logf("%d setups killed", killed)
+
+	// The same for undo, after a context switch made by hand, so that it
+	// splices rather than puts the whole file back.
+	switched := strings.Replace(written, "current-context: "+eksARN, "current-context: elsewhere", 1)
+	want := strings.Replace(original, "current-context: "+eksARN, "current-context: elsewhere", 1)
+	if switched == written || want == original {
+		t.Fatal("no current-context line to switch")
+	}
+	killed = 0
+	for _, sys := range []string{"openat", "write", "fsync", "renameat", "unlinkat"} {
+		for n := 1; n <= 60; n++ {
+			_, env := setupSandbox(t)
+			dir := t.TempDir()
+			kc := filepath.Join(dir, "config")
+			writeFile(t, kc, original)
+			mustEkstoken(t, env, "setup", "--kubeconfig", kc)
+			writeFile(t, kc, switched)
+			r := run(t, env, strace, "-f", "-qq", "-o", "/dev/null",
+				"-e", fmt.Sprintf("inject=%s:signal=KILL:when=%d", sys, n), ekstokenBin, "setup", "--undo", "--kubeconfig", kc)
+			done := r.code() == 0
+			if !done {
+				killed++
+			}
+			where := fmt.Sprintf("undo killed at %s #%d", sys, n)
+			if got := string(readFile(t, kc)); got != switched && got != want {
+				t.Fatalf("%s: the kubeconfig is torn:\n%s", where, got)
+			}
+			r = ekstoken(t, env, "setup", "--undo", "--kubeconfig", kc)
+			if m := staleLockRE.FindStringSubmatch(r.stderr); r.code() != 0 && m != nil {
+				os.Remove(m[1])
+				r = ekstoken(t, env, "setup", "--undo", "--kubeconfig", kc)
+			}
+			if r.code() != 0 || strings.Contains(r.stderr, "cp ") {
+				t.Fatalf("%s: the next undo: exit %d\n%s", where, r.code(), r.stderr)
+			}
+			if got := string(readFile(t, kc)); got != want {
+				t.Fatalf("%s: after undo the kubeconfig is not the original with the switch:\n%s", where, got)
+			}
+			if names := dirNames(t, dir); !slices.Equal(names, []string{"config"}) {
+				t.Errorf("%s: beside the kubeconfig: %v", where, names)
+			}
+			if recs := undoRecords(t, env); len(recs) != 0 {
+				t.Errorf("%s: undo records left: %v", where, recs)
+			}
+			if done {
+				break
+			}
+		}
+	}
+	if killed < 5 {
+		t.Errorf("only %d undos were killed: the injection does not reach undo", killed)
+	}
+	t.Logf("%d undos killed", killed)
 }
