@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ekstoken/ekstoken/internal/debugenv"
 	"github.com/ekstoken/ekstoken/internal/entryfile"
 	"github.com/ekstoken/ekstoken/internal/execcred"
 	"github.com/ekstoken/ekstoken/internal/tokencache"
@@ -57,7 +58,7 @@ func Serve(env Env) (bool, error) {
 	r, ok := Parse(env.Args)
 	// --debug runs take the full program, which logs the hit as well; this
 	// keeps log/slog, and the time it takes to initialize, off the hit.
-	if !ok || r.NoCache || r.ForceRefresh || r.Debug || env.Getenv("EKSTOKEN_DEBUG") == "1" || env.Getenv("EKS_TOKEN_DEBUG") == "1" {
+	if !ok || r.NoCache || r.ForceRefresh || r.Debug || debugenv.Enabled(env.Getenv) {
 		return false, nil
 	}
 	if r.CacheDir == "" {
@@ -158,6 +159,10 @@ func Parse(args []string) (Request, bool) {
 		return Request{}, false
 	}
 	if (r.ClusterName == "") == (r.ClusterID == "") {
+		return Request{}, false
+	}
+	// Role flags without the role are a usage error of the full program.
+	if r.RoleARN == "" && (r.ExternalID != "" || r.SessionName != tokencache.DefaultSessionName) {
 		return Request{}, false
 	}
 	return r, true
