@@ -111,7 +111,11 @@ func (l UndoLog) records(target string) ([]string, error) {
 			names = append(names, filepath.Join(l.Dir, de.Name()))
 		}
 	}
-	slices.Sort(names) // the time in the name sorts as it reads
+	// The time in the name sorts as it reads; a second record at the same
+	// time ("<time>.01.json") sorts after the first ("<time>.json").
+	slices.SortFunc(names, func(a, b string) int {
+		return strings.Compare(strings.TrimSuffix(a, ".json"), strings.TrimSuffix(b, ".json"))
+	})
 	return names, nil
 }
 
@@ -243,17 +247,21 @@ func readRecord(path string) (*undoRecord, error) {
 // adds and removes no entry, so the i-th entry of a name in one is the
 // i-th entry of that name in the other.
 func userSpans(original, content []byte, users []string) ([]undoUser, error) {
-	od, err := parse(original)
+	if len(users) == 0 {
+		return nil, nil
+	}
+	od, err := parseNodes(original)
 	if err != nil {
 		return nil, err
 	}
-	nd, err := parse(content)
+	nd, err := parseNodes(content)
 	if err != nil {
 		return nil, err
 	}
 	var spans []undoUser
+	oldByName, newByName := od.usersByName(), nd.usersByName()
 	for _, name := range users {
-		olds, news := od.entriesNamed(name), nd.entriesNamed(name)
+		olds, news := oldByName[name], newByName[name]
 		if len(olds) != len(news) {
 			return nil, fmt.Errorf("internal error: user %q appears %d times before and %d after", name, len(olds), len(news))
 		}
@@ -274,16 +282,36 @@ func userSpans(original, content []byte, users []string) ([]undoUser, error) {
 	return spans, nil
 }
 
-// entriesNamed returns the entries of the users list called name.
-func (d *doc) entriesNamed(name string) []*yaml.Node {
-	var out []*yaml.Node
-	for _, u := range d.userEntries() {
-		if n, _ := scalarValue(u, "name"); n == name {
-			out = append(out, u)
-		}
+// parseNodes is parse for a file Rewrite has already checked: positions
+// only, without decoding the whole tree again.
+func parseNodes(src []byte) (*doc, error) {
+	d := &doc{src: src, lines: lineStarts(src), nl: "\n"}
+	var n yaml.Node
+	if err := yaml.Unmarshal(src, &n); err != nil {
+		return nil, yamlError(src, err)
 	}
-	return out
+	if len(n.Content) == 1 && n.Content[0].Kind == yaml.MappingNode {
+		d.root = n.Content[0]
+	}
+	if _, seq := mapGet(d.root, "users"); seq != nil && seq.Kind != yaml.SequenceNode {
+		return nil, errors.New("users is not a list")
+	}
+	return d, nil
 }
+
+// usersByName indexes the entries of the users list by name, in file
+// order: one pass, so that files with thousands of users stay fast.
+func (d *doc) usersByName() map[string][]*yaml.Node {
+	m := map[string][]*yaml.Node{}
+	for _, u := range d.userEntries() {
+		n, _ := scalarValue(u, "name")
+		m[n] = append(m[n], u)
+	}
+	return m
+}
+
+// entriesNamed returns the entries of the users list called name.
+func (d *doc) entriesNamed(name string) []*yaml.Node { return d.usersByName()[name] }
 
 // entrySpan is where the text of entry it of the users list starts and ends.
 func (d *doc) entrySpan(it *yaml.Node) (start, end int, err error) {
@@ -449,29 +477,49 @@ func undoRecordIn(cur []byte, rec *undoRecord) ([]byte, UndoResult, error) {
 	if d.root == nil {
 		return nil, res, errors.New("the file is empty now")
 	}
+	byName := d.usersByName()
 	used := map[*yaml.Node]bool{}
 	var edits []edit
 	var restored []restoredEntry
 	for _, u := range rec.Users {
-		orig, err := entryValue(u.Original, u.Column)
-		if err != nil {
-			return nil, res, fmt.Errorf("undo record, user %q: %w", u.Name, err)
-		}
-		written, err := entryValue(u.Written, u.Column)
-		if err != nil {
-			return nil, res, fmt.Errorf("undo record, user %q: %w", u.Name, err)
+		var orig, written any // parsed only when the bytes do not tell
+		value := func(v *any, text []byte) (any, error) {
+			if *v == nil {
+				n, err := entryValue(text, u.Column)
+				if err != nil {
+					return nil, fmt.Errorf("undo record, user %q: %w", u.Name, err)
+				}
+				*v = n
+			}
+			return *v, nil
 		}
 		var it *yaml.Node
 		state := "missing"
-		for _, e := range d.entriesNamed(u.Name) {
+		for _, e := range byName[u.Name] {
 			if used[e] {
 				continue
 			}
+			s, end, err := d.entrySpan(e)
+			if err != nil {
+				return nil, res, fmt.Errorf("user %q: %w", u.Name, err)
+			}
+			if bytes.Equal(d.src[s:end], u.Written) {
+				it, state = e, "written" // as setup left it, to the byte
+				break
+			}
 			v := normalize(e)
+			w, err := value(&written, u.Written)
+			if err != nil {
+				return nil, res, err
+			}
+			o, err := value(&orig, u.Original)
+			if err != nil {
+				return nil, res, err
+			}
 			switch {
-			case reflect.DeepEqual(v, written):
+			case reflect.DeepEqual(v, w):
 				it, state = e, "written"
-			case reflect.DeepEqual(v, orig):
+			case reflect.DeepEqual(v, o):
 				it, state = e, "original"
 			case state == "missing":
 				state = "edited"
@@ -497,8 +545,9 @@ func undoRecordIn(cur []byte, rec *undoRecord) ([]byte, UndoResult, error) {
 		if err != nil {
 			return nil, res, fmt.Errorf("user %q: %w", u.Name, err)
 		}
-		edits = append(edits, mkEdit(s, e, reindent(u.Original, it.Column-1-u.Column)))
-		restored = append(restored, restoredEntry{u, it, orig})
+		text := reindent(u.Original, it.Column-1-u.Column)
+		edits = append(edits, mkEdit(s, e, text))
+		restored = append(restored, restoredEntry{u: u, it: it, text: text})
 		res.Restored = append(res.Restored, u.Name)
 	}
 	if len(edits) == 0 {
@@ -506,7 +555,7 @@ func undoRecordIn(cur []byte, rec *undoRecord) ([]byte, UndoResult, error) {
 	}
 	out, err := apply(cur, edits)
 	if err == nil {
-		err = verifyUndo(d, out, restored)
+		err = verifySplice(d, out, restored)
 	}
 	if err != nil {
 		// The original text does not fit where the entry is now (a block
@@ -523,7 +572,7 @@ func undoRecordIn(cur []byte, rec *undoRecord) ([]byte, UndoResult, error) {
 type restoredEntry struct {
 	u    undoUser
 	it   *yaml.Node // the entry in the current file
-	orig any        // the normalized original entry
+	text string     // what replaces it
 }
 
 // rerender writes the original entries' values in the current file's own
@@ -532,11 +581,13 @@ func rerender(d *doc, restored []restoredEntry) ([]byte, error) {
 	var edits []edit
 	_, seq := mapGet(d.root, "users")
 	flow := seq.Style&yaml.FlowStyle != 0
+	origs := map[*yaml.Node]any{}
 	for _, r := range restored {
 		n, err := entryNode(r.u.Original, r.u.Column)
 		if err != nil {
 			return nil, err
 		}
+		origs[r.it] = normalize(n)
 		s, e, err := d.entrySpan(r.it)
 		if err != nil {
 			return nil, err
@@ -556,48 +607,86 @@ func rerender(d *doc, restored []restoredEntry) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return out, verifyUndo(d, out, restored)
+	nd, err := parseResult(d, out)
+	if err != nil {
+		return nil, err
+	}
+	cur, got := d.userEntries(), nd.userEntries()
+	for i, u := range got {
+		want, ok := origs[cur[i]]
+		if !ok {
+			want = normalize(cur[i])
+		}
+		if !reflect.DeepEqual(normalize(u), want) {
+			return nil, fmt.Errorf("%w: user entry %d differs from what was meant", ErrInPlace, i+1)
+		}
+	}
+	return out, nil
 }
 
-// verifyUndo checks that out is the current file with exactly the
-// restored entries replaced by their originals.
-func verifyUndo(cur *doc, out []byte, restored []restoredEntry) error {
+// parseResult parses out, the current file d with some user entries
+// replaced, and checks what must not have changed: the number of users
+// and everything outside the users list.
+func parseResult(d *doc, out []byte) (*doc, error) {
 	nd, err := parse(out)
 	if err != nil {
-		return fmt.Errorf("%w: the result does not parse: %v", ErrInPlace, err)
+		return nil, fmt.Errorf("%w: the result does not parse: %v", ErrInPlace, err)
 	}
 	if nd.root == nil {
-		return fmt.Errorf("%w: the result is empty", ErrInPlace)
+		return nil, fmt.Errorf("%w: the result is empty", ErrInPlace)
 	}
-	want := map[int]any{}
-	for i, u := range cur.userEntries() {
-		want[i] = normalize(u)
-		for _, r := range restored {
-			if r.it == u {
-				want[i] = r.orig
-			}
-		}
+	if len(nd.userEntries()) != len(d.userEntries()) {
+		return nil, fmt.Errorf("%w: the result has %d users, want %d", ErrInPlace, len(nd.userEntries()), len(d.userEntries()))
 	}
-	got := nd.userEntries()
-	if len(got) != len(want) {
-		return fmt.Errorf("%w: the result has %d users, want %d", ErrInPlace, len(got), len(want))
+	if !reflect.DeepEqual(withoutUsers(nd.root), withoutUsers(d.root)) {
+		return nil, fmt.Errorf("%w: the result differs outside the users list", ErrInPlace)
 	}
+	return nd, nil
+}
+
+// verifySplice checks that out, parsed, holds every user entry exactly
+// where and as it was spliced: the restored ones read as their original
+// text, the others as they are now, each to the byte.
+func verifySplice(d *doc, out []byte, restored []restoredEntry) error {
+	nd, err := parseResult(d, out)
+	if err != nil {
+		return err
+	}
+	texts := make(map[*yaml.Node]string, len(restored))
+	for _, r := range restored {
+		texts[r.it] = r.text
+	}
+	cur, got := d.userEntries(), nd.userEntries()
 	for i, u := range got {
-		if !reflect.DeepEqual(normalize(u), want[i]) {
-			return fmt.Errorf("%w: user entry %d differs from what was meant", ErrInPlace, i+1)
+		want, ok := texts[cur[i]]
+		if !ok {
+			s, e, err := d.entrySpan(cur[i])
+			if err != nil {
+				return err
+			}
+			want = string(d.src[s:e])
 		}
-	}
-	// Everything but the users list must be as it is now.
-	if !reflect.DeepEqual(withoutUsers(nd.root), withoutUsers(cur.root)) {
-		return fmt.Errorf("%w: the result differs outside the users list", ErrInPlace)
+		s, e, err := nd.entrySpan(u)
+		if err != nil {
+			return err
+		}
+		if string(nd.src[s:e]) != want {
+			return fmt.Errorf("%w: user entry %d does not read as spliced", ErrInPlace, i+1)
+		}
 	}
 	return nil
 }
 
+// withoutUsers is the meaning of everything in root but the users list.
 func withoutUsers(root *yaml.Node) any {
-	m, _ := normalize(root).(map[string]any)
-	delete(m, "users")
-	return m
+	out := map[string]any{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if k.Value != "users" && !isZero(v) {
+			out[k.Value] = normalize(v)
+		}
+	}
+	return out
 }
 
 // reindent moves every line of text after the first by delta columns, so
