@@ -310,9 +310,6 @@ func (d *doc) usersByName() map[string][]*yaml.Node {
 	return m
 }
 
-// entriesNamed returns the entries of the users list called name.
-func (d *doc) entriesNamed(name string) []*yaml.Node { return d.usersByName()[name] }
-
 // entrySpan is where the text of entry it of the users list starts and ends.
 func (d *doc) entrySpan(it *yaml.Node) (start, end int, err error) {
 	if err := checkPlain(it); err != nil {

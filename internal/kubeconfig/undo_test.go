@@ -2,6 +2,7 @@ package kubeconfig
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -533,5 +534,77 @@ func TestUndoRefusesForeignRecords(t *testing.T) {
 				t.Error("file touched")
 			}
 		})
+	}
+}
+
+// A file turned into JSON after setup (`kubectl config view --raw -o
+// json > config`) cannot take the original YAML text back: undo writes
+// the original values in JSON, and the file stays JSON.
+func TestUndoIntoJSON(t *testing.T) {
+	for _, in := range rewritable(t) {
+		t.Run(filepath.Base(in), func(t *testing.T) {
+			src := read(t, in)
+			path, log, written, users := setupFile(t, src)
+			var m map[string]any
+			if err := yaml.Unmarshal(written, &m); err != nil {
+				t.Fatal(err)
+			}
+			now, err := json.MarshalIndent(m, "", "    ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, path, now, 0o600)
+			res, err := log.Undo(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(res.Restored, users) {
+				t.Errorf("Undo = %+v, want users %v restored", res, users)
+			}
+			got := mustRead(t, path)
+			if !json.Valid(got) {
+				t.Errorf("the file is no longer JSON:\n%s", got)
+			}
+			gd, err := parse(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			od, _ := parse(src)
+			nd, _ := parse(now)
+			if diff := cmp.Diff(normalize(od.root).(map[string]any)["users"], normalize(gd.root).(map[string]any)["users"]); diff != "" {
+				t.Errorf("users are not the original ones (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(withoutUsers(nd.root), withoutUsers(gd.root)); diff != "" {
+				t.Errorf("the rest changed (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// entriesNamed returns the entries of the users list called name.
+func (d *doc) entriesNamed(name string) []*yaml.Node { return d.usersByName()[name] }
+
+// An entry moved to another column keeps its shape: every line after the
+// first moves with it, blank lines stay blank.
+func TestReindent(t *testing.T) {
+	at := func(col int) string {
+		p := strings.Repeat(" ", col)
+		return "name: a\n" + p + "user:\n" + p + "  token: x\n\n" + p + "  # note\n" + p + "  exec: {args: [a,\n" + p + "    b]}"
+	}
+	for _, tc := range []struct{ from, to int }{{2, 2}, {2, 6}, {6, 2}, {4, 0}, {0, 4}} {
+		got := reindent([]byte(at(tc.from)), tc.to-tc.from)
+		if got != at(tc.to) {
+			t.Errorf("from column %d to %d:\n%q\nwant\n%q", tc.from, tc.to, got, at(tc.to))
+		}
+		var a, b any
+		if err := yaml.Unmarshal([]byte(strings.Repeat(" ", tc.to)+got), &a); err != nil {
+			t.Fatal(err)
+		}
+		if err := yaml.Unmarshal([]byte(strings.Repeat(" ", tc.from)+at(tc.from)), &b); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(a, b) || a == nil {
+			t.Errorf("from column %d to %d: the entry reads differently: %v, %v", tc.from, tc.to, a, b)
+		}
 	}
 }
