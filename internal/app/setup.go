@@ -287,13 +287,13 @@ func (o *setupOptions) runUndo(env *Env, files []string) error {
 		}
 		switch {
 		case res.Whole && len(res.Restored) > 0:
-			fmt.Fprintf(env.Stderr, "%s: restored the original, byte for byte (%s)\n", path, quoted(res.Restored))
+			fmt.Fprintf(env.Stderr, "%s: restored the original, byte for byte (%s)\n", path, nameList(res.Restored))
 		case len(res.Restored) > 0:
 			fmt.Fprintf(env.Stderr, "%s: put back %d %s as %s before setup (%s); everything else is kept as it is now\n",
-				path, len(res.Restored), plural(len(res.Restored), "user", "users"), plural(len(res.Restored), "it was", "they were"), quoted(res.Restored))
+				path, len(res.Restored), plural(len(res.Restored), "user", "users"), plural(len(res.Restored), "it was", "they were"), nameList(res.Restored))
 		}
 		if len(res.Already) > 0 {
-			fmt.Fprintf(env.Stderr, "%s: already restored: %s %s as before setup\n", path, quoted(res.Already), plural(len(res.Already), "is", "are"))
+			fmt.Fprintf(env.Stderr, "%s: already restored: %s %s as before setup\n", path, nameList(res.Already), plural(len(res.Already), "is", "are"))
 		}
 		for _, u := range res.Edited {
 			fmt.Fprintf(env.Stderr, "%s: left user %q alone: it was changed after setup rewrote it\n", path, u)
@@ -316,10 +316,15 @@ func (o *setupOptions) runUndo(env *Env, files []string) error {
 	return nil
 }
 
-func quoted(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = fmt.Sprintf("%q", n)
+// nameList quotes names for a message, the first few of a long list.
+func nameList(names []string) string {
+	const most = 5
+	var q []string
+	for _, n := range names[:min(len(names), most)] {
+		q = append(q, fmt.Sprintf("%q", n))
+	}
+	if len(names) > most {
+		q = append(q, fmt.Sprintf("and %d more", len(names)-most))
 	}
 	return strings.Join(q, ", ")
 }

@@ -370,7 +370,8 @@ func (l UndoLog) Undo(path string) (UndoResult, error) {
 	}
 	newest := recs[len(recs)-1]
 	if _, err := os.Stat(target); errors.Is(err, fs.ErrNotExist) {
-		return res, fmt.Errorf("%s was removed after setup wrote it; nothing restored. %s", path, l.restoreAdvice(path, names[len(names)-1], newest))
+		return res, fmt.Errorf("%s was removed after setup wrote it; nothing restored. %s\nIf you removed it on purpose, forget what setup kept: rm %s",
+			path, l.restoreAdvice(path, names[len(names)-1], newest), strings.Join(append(slices.Clone(names), exportPath(names[len(names)-1])), " "))
 	}
 	err = locked(path, func() error {
 		l.removeStaleTemps(target)
@@ -384,7 +385,7 @@ func (l UndoLog) Undo(path string) (UndoResult, error) {
 		for i := len(recs) - 1; i >= 0; i-- {
 			next, r, err := undoRecordIn(out, recs[i])
 			if err != nil {
-				return fmt.Errorf("%s: cannot put the users back into the file as it is now (%v); nothing restored. %s", path, err, l.restoreAdvice(path, names[i], recs[i]))
+				return fmt.Errorf("cannot put the users back into the file as it is now (%v); nothing restored. %s", err, l.restoreAdvice(path, names[i], recs[i]))
 			}
 			out = next
 			res.Whole = res.Whole || r.Whole
