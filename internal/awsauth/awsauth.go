@@ -144,7 +144,7 @@ func Resolve(ctx context.Context, o Options) (Result, error) {
 	}
 	// No credential ExpiryWindow: the SDK would report Expires that much
 	// early, and ekstoken already takes its margin off the real expiry.
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := loadConfig(ctx, opts...)
 	if err != nil {
 		return Result{}, o.explain(ctx, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 
@@ -198,14 +197,15 @@ func Reason(err error) string {
 		}
 		return code + ": " + msg
 	}
-	var resp *smithyhttp.ResponseError
-	if errors.As(err, &resp) {
-		return fmt.Sprintf("HTTP %d", resp.HTTPStatusCode())
-	}
-	var netErr net.Error
+	// A request that never got an answer (refused, timed out, a TLS
+	// certificate not trusted): the endpoint and the cause.
 	var urlErr *url.Error
-	if errors.As(err, &urlErr) && errors.As(urlErr.Err, &netErr) {
+	if errors.As(err, &urlErr) {
 		return fmt.Sprintf("%s: %v", urlErr.URL, innermost(urlErr.Err))
+	}
+	var resp *smithyhttp.ResponseError
+	if errors.As(err, &resp) && resp.HTTPStatusCode() != 0 {
+		return fmt.Sprintf("HTTP %d", resp.HTTPStatusCode())
 	}
 	var max *retry.MaxAttemptsError
 	if errors.As(err, &max) && max.Err != nil {

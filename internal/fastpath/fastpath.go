@@ -20,14 +20,13 @@
 package fastpath
 
 import (
-	"bytes"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/ekstoken/ekstoken/internal/debugenv"
 	"github.com/ekstoken/ekstoken/internal/entryfile"
 	"github.com/ekstoken/ekstoken/internal/execcred"
+	"github.com/ekstoken/ekstoken/internal/strlite"
 	"github.com/ekstoken/ekstoken/internal/tokencache"
 )
 
@@ -74,15 +73,12 @@ func Serve(env Env) (bool, error) {
 	}
 	// Build the whole answer before printing any of it: past this point
 	// nothing may fall back to the full program.
-	var out bytes.Buffer
 	info := execcred.ReadInfo(env.Getenv)
-	if err := execcred.Write(&out, info.APIVersion, cred); err != nil {
-		return false, nil
-	}
+	out := execcred.Marshal(info.APIVersion, cred)
 	if info.Warning != "" {
 		io.WriteString(env.Stderr, info.Warning+"\n")
 	}
-	_, err := env.Stdout.Write(out.Bytes())
+	_, err := env.Stdout.Write(out)
 	return true, err
 }
 
@@ -113,8 +109,13 @@ func Flags() []string {
 }
 
 func commandComplete(words []string) bool {
-	w := strings.Join(words, " ")
-	return w == "token" || w == "eks get-token"
+	switch len(words) {
+	case 1:
+		return words[0] == "token"
+	case 2:
+		return words[0] == "eks" && words[1] == "get-token"
+	}
+	return false
 }
 
 // Parse reads `token ...` and `[globals] eks get-token ...` command lines
@@ -127,12 +128,13 @@ func Parse(args []string) (Request, bool) {
 	seen := map[string]bool{}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		name, value, hasValue := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		long, isLong := strlite.CutPrefix(a, "--")
+		name, value, hasValue := strlite.Cut(long, "=")
 		switch {
-		case !strings.HasPrefix(a, "-"):
+		case !strlite.HasPrefix(a, "-"):
 			words = append(words, a)
 			continue
-		case !strings.HasPrefix(a, "--") || a == "--" || seen[name]:
+		case !isLong || a == "--" || seen[name]:
 			return Request{}, false
 		case boolFlags[name] && !hasValue:
 			value = "true"
