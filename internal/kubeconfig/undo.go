@@ -133,8 +133,10 @@ func (l UndoLog) WriteSetup(path string, original, content []byte, users []strin
 	if err != nil {
 		return "", err
 	}
-	wrote, err := writeLocked(path, original, content, func(target string, _ fs.FileMode) error {
-		t, err := filepath.Abs(target)
+	var target string
+	wrote, err := writeLocked(path, original, content, func(resolved string, _ fs.FileMode) error {
+		target = resolved
+		t, err := filepath.Abs(resolved)
 		if err != nil {
 			return err
 		}
@@ -149,9 +151,14 @@ func (l UndoLog) WriteSetup(path string, original, content []byte, users []strin
 	case errors.As(err, &inPlace):
 		return record, fmt.Errorf("%w; the file may be damaged: `ekstoken setup --undo --kubeconfig %s` puts back the original (kept in %s)", err, path, record)
 	case err != nil && record != "":
-		// The kubeconfig was not touched: the record would undo nothing.
-		os.Remove(record)
-		return "", err
+		if cur, rerr := os.ReadFile(target); rerr == nil && bytes.Equal(cur, original) {
+			// The kubeconfig was not touched: the record would undo nothing.
+			os.Remove(record)
+			return "", err
+		}
+		// It was replaced, and only what followed failed (syncing the
+		// directory, releasing the lock): the record is what undoes it.
+		return record, fmt.Errorf("%w; the file was rewritten: `ekstoken setup --undo --kubeconfig %s` puts back the original (kept in %s)", err, path, record)
 	case err != nil:
 		return "", err
 	case !wrote:

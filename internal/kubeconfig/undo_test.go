@@ -608,3 +608,37 @@ func TestReindent(t *testing.T) {
 		}
 	}
 }
+
+// A failure after the kubeconfig was replaced (here: its lock vanished)
+// keeps the record, which is what undoes the change, and says so.
+func TestWriteSetupKeepsRecordOnLateFailure(t *testing.T) {
+	src := read(t, rewritable(t)[0])
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config")
+	log := UndoLog{Dir: filepath.Join(dir, "undo")}
+	writeFile(t, path, src, 0o600)
+	out, changes, _ := Rewrite(src, testOptions())
+	saved := rename
+	defer func() { rename = saved }()
+	rename = func(from, to string) error {
+		err := saved(from, to)
+		if to == path {
+			os.Remove(path + ".lock")
+		}
+		return err
+	}
+	record, err := log.WriteSetup(path, src, out, []string{changes[0].User}, t0)
+	if err == nil || !strings.Contains(err.Error(), "setup --undo") {
+		t.Fatalf("WriteSetup = %v, want an error that points to undo", err)
+	}
+	if recs, _ := log.Records(path); len(recs) != 1 || recs[0] != record {
+		t.Fatalf("records %v, want %s kept", recs, record)
+	}
+	rename = saved
+	if _, err := log.Undo(path); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustRead(t, path); !bytes.Equal(got, src) {
+		t.Error("not restored")
+	}
+}
