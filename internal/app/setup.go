@@ -260,6 +260,9 @@ func undoLog(env *Env) kubeconfig.UndoLog {
 // changed since setup is left alone, named, and makes it fail.
 func (o *setupOptions) runUndo(env *Env, files []string) error {
 	log := undoLog(env)
+	if log.Dir == "" {
+		return errors.New("no home directory, where setup keeps its undo records (~/.kube/ekstoken/undo): set HOME")
+	}
 	var seen []os.FileInfo
 	var failed, leftAlone []string
 	for _, path := range files {
@@ -277,7 +280,7 @@ func (o *setupOptions) runUndo(env *Env, files []string) error {
 		}
 		res, err := log.Undo(path)
 		if errors.Is(err, kubeconfig.ErrNothingToUndo) {
-			fmt.Fprintf(env.Stderr, "%s: nothing to undo: ekstoken setup has not changed it, or it was undone already\n", path)
+			fmt.Fprintf(env.Stderr, "%s: nothing to undo: %s holds no record of a setup of it (none ran, or it was undone already)\n", path, log.Dir)
 			continue
 		}
 		if err != nil {
