@@ -62,14 +62,41 @@ func decide(name string, lookPath func(string) (string, error), getenv func(stri
 	if hint == "" {
 		hint = "install it"
 	}
-	msg := fmt.Sprintf("%s is not on PATH (%v): %s", name, err, hint)
+	v, msg := unusable(fmt.Sprintf("%s is not on PATH (%v): %s", name, err, hint), getenv)
+	return "", v, msg
+}
+
+// unusable says what a test does when what it needs is not there, and
+// completes the message with why.
+func unusable(msg string, getenv func(string) string) (verdict, string) {
 	if inCI(getenv) {
-		return "", fail, msg + "; under CI=true every tool is required"
+		return fail, msg + "; under CI=true every tool is required"
 	}
 	if optOut, _ := strconv.ParseBool(getenv(SkipMissingVar)); optOut {
-		return "", skip, msg + " (skipped: " + SkipMissingVar + " is set)"
+		return skip, msg + " (skipped: " + SkipMissingVar + " is set)"
 	}
-	return "", fail, msg + ", or set " + SkipMissingVar + "=1 to skip the tests that need it"
+	return fail, msg + ", or set " + SkipMissingVar + "=1 to skip the tests that need it"
+}
+
+// RequireStrace returns the path of strace once it has traced a program
+// here: in a container without ptrace, strace is installed but cannot
+// work, and that is decided like a missing tool.
+func RequireStrace(t testing.TB) string {
+	t.Helper()
+	p := RequireTool(t, "strace")
+	out, err := exec.Command(p, "-f", "-qq", "-o", os.DevNull, p, "-V").CombinedOutput()
+	if err == nil {
+		return p
+	}
+	v, msg := unusable(fmt.Sprintf("strace cannot trace here (%v: %s): run the tests where ptrace is allowed (a container needs --cap-add SYS_PTRACE)",
+		err, strings.TrimSpace(string(out))), os.Getenv)
+	switch v {
+	case fail:
+		t.Fatal(msg)
+	case skip:
+		t.Skip(msg)
+	}
+	return p
 }
 
 // RequireTool returns the path of the tool name on PATH. When it is missing

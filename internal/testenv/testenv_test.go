@@ -155,3 +155,36 @@ func TestPlainKubectl(t *testing.T) {
 		t.Errorf("plainKubectl = %s, want %s", got, plain)
 	}
 }
+
+// A strace that cannot trace (here: a program that fails like strace
+// without ptrace) is decided like a missing one.
+func TestRequireStraceThatCannotTrace(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("a shell script stands in for strace")
+	}
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "strace")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho 'strace: attach: ptrace(PTRACE_SEIZE, 1): Operation not permitted' >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir)
+	for _, tc := range []struct {
+		ci, optOut          string
+		wantFatal, wantSkip bool
+	}{
+		{"", "", true, false},
+		{"", "1", false, true},
+		{"true", "1", true, false},
+	} {
+		t.Setenv("CI", tc.ci)
+		t.Setenv(SkipMissingVar, tc.optOut)
+		r := &recorder{}
+		RequireStrace(r)
+		if (r.fatal != "") != tc.wantFatal || (r.skipped != "") != tc.wantSkip {
+			t.Errorf("CI=%q opt-out=%q: fatal %q, skip %q", tc.ci, tc.optOut, r.fatal, r.skipped)
+		}
+		if msg := r.fatal + r.skipped; msg != "" && !strings.Contains(msg, "Operation not permitted") {
+			t.Errorf("the message does not say why: %s", msg)
+		}
+	}
+}

@@ -204,7 +204,7 @@ func (f findings) report(t *testing.T) {
 // write path proves nothing.
 func crashLoop(t *testing.T, fresh func(t *testing.T, root string) *sandbox, args []string, must []string, check func(t *testing.T, sb *sandbox, where string, f findings)) {
 	t.Helper()
-	strace := testenv.RequireTool(t, "strace")
+	strace := testenv.RequireStrace(t)
 	root := t.TempDir()
 	trace := filepath.Join(root, "strace.out")
 	f := findings{}
@@ -587,7 +587,7 @@ func TestCrashSetupWrite(t *testing.T) {
 // nothing: a writer that fills a file in place in two writes, killed at its
 // second, leaves half a JSON document, and the entry check flags it.
 func TestHarnessCatchesTornWrite(t *testing.T) {
-	strace := testenv.RequireTool(t, "strace")
+	strace := testenv.RequireStrace(t)
 	sh := testenv.RequireTool(t, "sh")
 	for _, name := range []string{"token-x.json", "credentials-y.json"} {
 		cache := t.TempDir()
