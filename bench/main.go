@@ -78,7 +78,7 @@ func run(runs int, withCABundle bool) error {
 	}
 	floor := filepath.Join(dir, "floor")
 	if o, err := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", floor, "./bench/floor").CombinedOutput(); err != nil {
-		return fmt.Errorf("build ./bench/floor: %v\n%s", err, o)
+		return fmt.Errorf("build ./bench/floor: %w\n%s", err, o)
 	}
 	srv, err := fakeeks.Start(fakeeks.Options{ClusterID: cluster, Identities: []fakeeks.Identity{
 		{AccessKeyID: akid, SecretAccessKey: secret, ARN: "arn:aws:iam::111122223333:user/bench"},
@@ -214,8 +214,11 @@ func (b *bench) hyperfine(s step) error {
 		return err
 	}
 	var doc struct{ Results []result }
-	if err := json.Unmarshal(raw, &doc); err != nil || len(doc.Results) != 1 {
-		return fmt.Errorf("hyperfine output: %v", err)
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return fmt.Errorf("hyperfine output %s: %w", out, err)
+	}
+	if len(doc.Results) != 1 {
+		return fmt.Errorf("hyperfine output %s: %d results, want 1", out, len(doc.Results))
 	}
 	b.results[name] = doc.Results[0]
 	return nil
