@@ -100,8 +100,10 @@ func resolve(all map[string]map[string]bool, page, anchor string) string {
 	return ""
 }
 
-// The pattern is assembled so that this file holds no citation itself.
-var citation = regexp.MustCompile(`\b` + "docs" + `/([A-Za-z0-9_.-]+\.md)(?:#([A-Za-z0-9_-]+))?`)
+// citation matches a repository-relative pointer into docs/, not a URL or
+// another folder's docs/ ("https://x/docs/a.md"). The pattern is assembled
+// so that this file holds no citation itself.
+var citation = regexp.MustCompile(`(?:^|[^A-Za-z0-9_./-])` + "docs" + `/([A-Za-z0-9_.-]+\.md)(?:#([A-Za-z0-9_-]+))?`)
 
 // Every citation of a page under docs/ anywhere in the repository (Go code
 // and comments, scripts, the README) names an existing page and heading.
@@ -131,7 +133,7 @@ func TestCitationsResolve(t *testing.T) {
 			for _, m := range citation.FindAllStringSubmatch(line, -1) {
 				checked++
 				if why := resolve(all, m[1], m[2]); why != "" {
-					t.Errorf("%s:%d: %s: %s", path, i+1, m[0], why)
+					t.Errorf("%s:%d: %s: %s", path, i+1, strings.TrimSpace(m[0]), why)
 				}
 			}
 		}
