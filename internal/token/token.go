@@ -1,6 +1,6 @@
 // Package token reads EKS bearer tokens: "k8s-aws-v1." followed by the
 // unpadded base64url of an STS GetCallerIdentity URL presigned with the
-// header x-k8s-aws-id (docs/token.md). It imports only
+// header x-k8s-aws-id (docs/token.md#format). It imports only
 // the standard library, because it runs on every cache hit; making tokens is
 // package signer's job.
 package token
