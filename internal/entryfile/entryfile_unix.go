@@ -21,3 +21,14 @@ func OwnedByMe(st fs.FileInfo) bool {
 	sys, ok := st.Sys().(*syscall.Stat_t)
 	return ok && int(sys.Uid) == os.Geteuid()
 }
+
+// OpenRegular opens path for reading, following symlinks (AWS config files
+// are often links into a dotfiles checkout), without blocking on a FIFO,
+// and only if it is a regular file.
+func OpenRegular(path string) (*os.File, fs.FileInfo, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return checkRegular(f)
+}

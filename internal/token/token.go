@@ -31,6 +31,9 @@ type Claims struct {
 	SignedAt    time.Time
 	AccessKeyID string
 	Host        string
+	// Region is the region the token was signed for, from the credential
+	// scope; "" when the scope names none.
+	Region string
 }
 
 // Expires is when STS stops accepting the token.
@@ -84,15 +87,22 @@ func Parse(tok string) (Claims, error) {
 		return Claims{}, fmt.Errorf("token X-Amz-Date: %w", err)
 	}
 	// The credential is "<key ID>/<date>/<region>/sts/aws4_request" with
-	// its slashes percent-encoded; key IDs are letters and digits.
-	akid := credential
-	if i := strings.Index(strings.ToUpper(credential), "%2F"); i >= 0 {
-		akid = credential[:i]
+	// its slashes percent-encoded; key IDs, dates and regions are letters,
+	// digits and dashes, so any other escape is not a presigner's.
+	scope := strings.ReplaceAll(strings.ReplaceAll(credential, "%2F", "/"), "%2f", "/")
+	if strings.ContainsAny(scope, "%+") {
+		return Claims{}, errors.New("token X-Amz-Credential is not a credential scope")
 	}
+	parts := strings.Split(scope, "/")
+	akid := parts[0]
 	if !isKeyID(akid) {
 		return Claims{}, errors.New("token has no X-Amz-Credential")
 	}
-	return Claims{SignedAt: signedAt, AccessKeyID: akid, Host: host}, nil
+	var region string
+	if len(parts) > 2 {
+		region = parts[2]
+	}
+	return Claims{SignedAt: signedAt, AccessKeyID: akid, Host: host, Region: region}, nil
 }
 
 // isHostName accepts what an STS host name can be: letters, digits, dots
