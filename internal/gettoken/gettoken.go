@@ -58,6 +58,8 @@ type Env struct {
 	// LockTimeout bounds the wait for another process's refresh while it
 	// waits for a person; one that does not is waited for much less.
 	LockTimeout time.Duration
+	// shortWait, when set, replaces that lesser wait (tests).
+	shortWait time.Duration
 }
 
 // Run prints one ExecCredential for in, or returns an error and prints
@@ -234,6 +236,9 @@ func (env Env) lockWait(envKeys bool) cache.Wait {
 	short := networkLockWait
 	if envKeys {
 		short = staticLockWait
+	}
+	if env.shortWait > 0 {
+		short = env.shortWait
 	}
 	var once sync.Once
 	return cache.Wait{
