@@ -200,21 +200,21 @@ func readMark(path string) (string, bool) {
 // opened the file just before may then lock the removed file while another
 // locks a new one: the two refresh in parallel once, which costs a
 // duplicate refresh, never a wrong entry.
-func (s Store) removeLockIfFree(name string) (bool, error) {
+//
+// Where the file cannot be removed (Windows refuses to remove an open
+// file), it stays: a lock file holds nothing but a mark.
+func (s Store) removeLockIfFree(name string) bool {
 	path := filepath.Join(s.Dir, name+".lock")
 	if _, ok := ours(path); !ok {
-		return false, nil
+		return false
 	}
 	fl := flock.New(path, flock.SetFlag(os.O_RDWR|noFollow))
 	ok, err := fl.TryLock()
 	if err != nil || !ok {
-		return false, nil
+		return false
 	}
 	defer fl.Unlock()
-	if err := os.Remove(path); err != nil {
-		return false, fmt.Errorf("remove lock file: %w", err)
-	}
-	return true, nil
+	return os.Remove(path) == nil
 }
 
 // LookLockLook is the refresh protocol shared by tokens and credentials:

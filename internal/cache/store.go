@@ -137,8 +137,8 @@ func (s Store) Remove(name string) error {
 			return fmt.Errorf("remove cache entry: %w", err)
 		}
 	}
-	_, err := s.removeLockIfFree(name)
-	return err
+	s.removeLockIfFree(name)
+	return nil
 }
 
 // Names lists the entries in the store, sorted: files with ekstoken's entry
@@ -240,7 +240,7 @@ func (s Store) RemoveStaleLocks() (int, error) {
 		if !ok || !IsEntryName(base) {
 			continue
 		}
-		if removed, _ := s.removeLockIfFree(base); removed {
+		if s.removeLockIfFree(base) {
 			n++
 		}
 	}
