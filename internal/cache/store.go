@@ -37,6 +37,10 @@ import (
 	"github.com/ekstoken/ekstoken/internal/entryfile"
 )
 
+// ErrUnsafeDir says the cache directory was refused: others can write it,
+// or another user owns it. ekstoken still works, uncached.
+var ErrUnsafeDir = errors.New("unsafe cache directory")
+
 // ErrNotFound is returned by Read when no entry exists.
 var ErrNotFound = entryfile.ErrNotFound
 
@@ -291,11 +295,11 @@ func checkDir(dir string, st fs.FileInfo) error {
 		return nil
 	}
 	if st.Mode().Perm()&0o022 != 0 {
-		return fmt.Errorf("cache directory %s can be written by other users (mode %v), who could swap tokens in it, and ekstoken does not change the mode of a directory it did not create: pass --cache-dir %s (ekstoken creates it private), or run chmod go-w %s yourself",
-			dir, st.Mode().Perm(), filepath.Join(dir, "ekstoken"), dir)
+		return fmt.Errorf("%w: %s can be written by other users (mode %v), who could swap tokens in it, and ekstoken does not change the mode of a directory it did not create: pass --cache-dir %s (ekstoken creates it private), or run chmod go-w %s yourself",
+			ErrUnsafeDir, dir, st.Mode().Perm(), filepath.Join(dir, "ekstoken"), dir)
 	}
 	if !entryfile.OwnedByMe(st) {
-		return fmt.Errorf("cache directory %s belongs to another user: pass --cache-dir with a directory of your own, or leave it out to use ~/.kube/cache/ekstoken", dir)
+		return fmt.Errorf("%w: %s belongs to another user: pass --cache-dir with a directory of your own, or leave it out to use ~/.kube/cache/ekstoken", ErrUnsafeDir, dir)
 	}
 	return nil
 }

@@ -188,8 +188,13 @@ func Run(ctx context.Context, env Env, in Input) error {
 		env.Log.Debug("credentials expire within the margin; not caching", "credentialsExpire", life.End)
 	} else if store != nil {
 		if err := store.Write(name, entry); err != nil {
-			// A cache that cannot be written still yields the token.
+			// A cache that cannot be written still yields the token. A
+			// refused directory is the user's to fix: say so, since every
+			// call is a miss until then.
 			env.Log.Debug("cache not written", "err", err)
+			if errors.Is(err, cache.ErrUnsafeDir) {
+				fmt.Fprintf(env.Stderr, "ekstoken: not caching: %v\n", err)
+			}
 		}
 	}
 	env.Log.Debug("token signed", "cluster", id.Cluster, "region", res.Config.Region, "expires", cred.Expiration,
