@@ -137,7 +137,9 @@ func TestEnvKeysEntrySaysSo(t *testing.T) {
 		wantSource  string
 	}{
 		{map[string]string{"AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "s"}, tokencache.Request{}, "", SourceEnvironmentKeys},
-		{map[string]string{"AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_PROFILE": "dev"}, tokencache.Request{}, "", SourceEnvironmentKeys},
+		{map[string]string{"AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "s", "AWS_PROFILE": "dev"}, tokencache.Request{}, "", SourceEnvironmentKeys},
+		// A key ID without its secret: the SDK does not use it.
+		{map[string]string{"AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_PROFILE": "dev"}, tokencache.Request{}, "dev", "test"},
 		{map[string]string{"AWS_ACCESS_KEY_ID": "AKIDENV"}, tokencache.Request{Profile: "dev"}, "dev", "test"},
 		{map[string]string{"AWS_PROFILE": "ops"}, tokencache.Request{}, "ops", "test"},
 	} {

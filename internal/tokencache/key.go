@@ -140,8 +140,12 @@ type Identity struct {
 }
 
 // EnvKeys says whether keys in the environment sign the token directly:
-// no --profile (which beats them) and no --role-arn.
-func (id Identity) EnvKeys() bool { return id.AccessKeyID != "" && !id.ProfileFlag && id.RoleARN == "" }
+// a key ID and its secret (the SDK ignores a key ID alone), no --profile
+// (which beats them) and no --role-arn.
+func (id Identity) EnvKeys() bool {
+	secret := id.Secrets["AWS_SECRET_ACCESS_KEY"] != "" || id.Secrets["AWS_SECRET_KEY"] != ""
+	return id.AccessKeyID != "" && secret && !id.ProfileFlag && id.RoleARN == ""
+}
 
 // Key is the identity as text: every field, each written with its name and
 // length, so that no two identities give the same text by shifting it
