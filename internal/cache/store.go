@@ -295,8 +295,8 @@ func checkDir(dir string, st fs.FileInfo) error {
 		return nil
 	}
 	if st.Mode().Perm()&0o022 != 0 {
-		return fmt.Errorf("%w: %s can be written by other users (mode %v), who could swap tokens in it, and ekstoken does not change the mode of a directory it did not create: pass --cache-dir %s (ekstoken creates it private), or run chmod go-w %s yourself",
-			ErrUnsafeDir, dir, st.Mode().Perm(), filepath.Join(dir, "ekstoken"), dir)
+		return fmt.Errorf("%w: %s can be written by other users (mode %s), who could swap tokens in it, and ekstoken does not change the mode of a directory it did not create: pass --cache-dir %s (ekstoken creates it private), or run chmod go-w %s yourself",
+			ErrUnsafeDir, dir, octal(st.Mode()), filepath.Join(dir, "ekstoken"), dir)
 	}
 	if !entryfile.OwnedByMe(st) {
 		return fmt.Errorf("%w: %s belongs to another user: pass --cache-dir with a directory of your own, or leave it out to use ~/.kube/cache/ekstoken", ErrUnsafeDir, dir)
@@ -318,4 +318,19 @@ func openNoFollow(path string) (*os.File, error) {
 		return nil, errors.New("not a regular file of yours")
 	}
 	return os.OpenFile(path, os.O_RDONLY|noFollow, 0)
+}
+
+// octal writes a mode as chmod takes it: 1777, 0755.
+func octal(m fs.FileMode) string {
+	o := uint32(m.Perm())
+	if m&fs.ModeSticky != 0 {
+		o |= 0o1000
+	}
+	if m&fs.ModeSetgid != 0 {
+		o |= 0o2000
+	}
+	if m&fs.ModeSetuid != 0 {
+		o |= 0o4000
+	}
+	return fmt.Sprintf("%04o", o)
 }

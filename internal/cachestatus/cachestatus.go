@@ -173,7 +173,7 @@ func Clear(s cache.Store, f Filter, now time.Time) (Cleared, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return c, nil
 		}
-		return c, err
+		return c, fmt.Errorf("nothing removed: %w", err)
 	}
 	items, err := List(s, now)
 	if err != nil {
