@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -98,7 +99,8 @@ func Run(ctx context.Context, env Env, in Input) error {
 			if looks > 1 {
 				msg = "cache hit after waiting for another refresh"
 			}
-			env.Log.Debug(msg, "remaining", c.Expiration.Sub(env.Now()).Round(time.Second), "file", store.Path(name), "took", env.Now().Sub(start))
+			env.Log.Debug(msg, "remaining", c.Expiration.Sub(env.Now()).Round(time.Second), "file", store.Path(name),
+				"credentialSource", env.signedBy(ctx, *store, name), "took", env.Now().Sub(start))
 			return execcred.Write(env.Stdout, info.APIVersion, c)
 		}
 		if lockErr != nil {
@@ -114,6 +116,8 @@ func Run(ctx context.Context, env Env, in Input) error {
 		Region: in.Region, Profile: in.Profile,
 		RoleARN: in.RoleARN, SessionName: in.SessionName, ExternalID: in.ExternalID,
 		EffectiveProfile: id.Profile, ConfigFile: id.Config.Path, CredentialsFile: id.Credentials.Path,
+		FromKubectl: info.Present, LoginCommand: env.loginCommand(in, id),
+		Getenv: env.Getenv, Now: env.Now, Log: env.Log,
 	}
 	var holds *cache.Holds
 	if store != nil {
@@ -133,6 +137,7 @@ func Run(ctx context.Context, env Env, in Input) error {
 		opts.Cache = &awsauth.FileCache{
 			Store: *store, Name: tokencache.CredentialsName(key), Key: key, Profile: id.Profile, RoleARN: in.RoleARN, Now: env.Now,
 			Window: in.Margin + credentialsWindow, Wait: wait, Log: env.Log,
+			Renew: in.ForceRefresh,
 		}
 	}
 	res, err := env.Resolve(ctx, opts)
@@ -152,11 +157,18 @@ func Run(ctx context.Context, env Env, in Input) error {
 		case !in.SSOLogin:
 			sso.Hint = "or add --sso-login to the kubeconfig user's args to have ekstoken run it"
 		case !interactive:
-			sso.Hint = "--sso-login runs it only when kubectl lends a terminal: set `interactiveMode: IfAvailable` on the kubeconfig user"
+			// kubectl does not say why it lent no terminal: name both causes.
+			sso.Hint = "--sso-login runs it only when kubectl lends a terminal, and this run had none: kubectl ran in a pipe or an IDE, " +
+				"or the kubeconfig user says `interactiveMode: Never` (then set `interactiveMode: IfAvailable`)"
 		}
 	}
 	if err != nil {
 		return err
+	}
+	// Whatever resolved them, credentials that have ended sign nothing:
+	// STS would refuse the token while kubectl believed it.
+	if c := res.Credentials; c.CanExpire && !c.Expires.After(env.Now()) {
+		return &awsauth.ExpiredError{Source: c.Source, Profile: id.Profile, Expires: c.Expires, Now: env.Now()}
 	}
 	env.Log.Debug("credentials resolved", "source", res.Credentials.Source, "accessKeyId", res.Credentials.AccessKeyID,
 		"expires", expiresText(res.Credentials), "took", env.Now().Sub(start))
@@ -169,6 +181,7 @@ func Run(ctx context.Context, env Env, in Input) error {
 	entry := tokencache.NewEntry(id.Key(), tok)
 	entry.Cluster, entry.Region, entry.Profile, entry.RoleARN = id.Cluster, res.Config.Region, id.Profile, in.RoleARN
 	entry.AccessKeyID, entry.CredentialSource = res.Credentials.AccessKeyID, res.Credentials.Source
+	entry.SSOTokenFile = res.SSOTokenFile
 	if envKeys {
 		// No profile was involved: say so rather than show "default".
 		entry.Profile, entry.CredentialSource = "", SourceEnvironmentKeys
@@ -256,6 +269,54 @@ func (env Env) lockWait(envKeys bool) cache.Wait {
 			})
 		},
 	}
+}
+
+// signedBy names, for the debug log of a hit, the credentials that signed
+// the cached token: one more read, only when debugging.
+func (env Env) signedBy(ctx context.Context, s cache.Store, name string) string {
+	if !env.Log.Enabled(ctx, slog.LevelDebug) {
+		return ""
+	}
+	var e tokencache.Entry
+	if err := s.Read(name, &e); err != nil {
+		return "unknown"
+	}
+	return e.CredentialSource
+}
+
+// loginCommand is the command that, run once in a terminal, does what this
+// run could not (an MFA prompt) and leaves the result in the cache this
+// run reads: the same cluster, region, profile, role and cache directory.
+func (env Env) loginCommand(in Input, id tokencache.Identity) string {
+	args := []string{"ekstoken", "token"}
+	add := func(flag, v string) {
+		if v != "" {
+			args = append(args, flag, shellQuote(v))
+		}
+	}
+	add("--cluster-name", in.ClusterName)
+	add("--cluster-id", in.ClusterID)
+	add("--region", id.Region)
+	add("--profile", id.Profile)
+	add("--role-arn", in.RoleARN)
+	if in.SessionName != tokencache.DefaultSessionName {
+		add("--session-name", in.SessionName)
+	}
+	add("--external-id", in.ExternalID)
+	if env.Store != nil && env.Store.Dir != tokencache.DefaultDir(env.Getenv, env.Home) {
+		add("--cache-dir", env.Store.Dir)
+	}
+	return strings.Join(args, " ")
+}
+
+// shellQuote quotes v for a POSIX shell when it needs it.
+func shellQuote(v string) string {
+	if strings.IndexFunc(v, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:@=+,", r))
+	}) < 0 {
+		return v
+	}
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
 }
 
 func expiresText(c aws.Credentials) string {
