@@ -5,6 +5,7 @@ package entryfile
 import (
 	"io/fs"
 	"os"
+	"strconv"
 	"syscall"
 )
 
@@ -31,4 +32,16 @@ func OpenRegular(path string) (*os.File, fs.FileInfo, error) {
 		return nil, nil, err
 	}
 	return checkRegular(f)
+}
+
+// ChangeStamp identifies a version of a file beyond its size and
+// modification time: its device and inode, which a symlink swapped to
+// another file changes. (The change time would catch a rewrite in place
+// too, but its field differs between Unix systems.)
+func ChangeStamp(st fs.FileInfo) string {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	return strconv.FormatUint(uint64(sys.Dev), 10) + ":" + strconv.FormatUint(uint64(sys.Ino), 10)
 }

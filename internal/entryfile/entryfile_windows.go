@@ -34,3 +34,6 @@ func OpenRegular(path string) (*os.File, fs.FileInfo, error) {
 	}
 	return checkRegular(f)
 }
+
+// ChangeStamp: os.FileInfo on Windows carries no file ID.
+func ChangeStamp(fs.FileInfo) string { return "" }

@@ -78,9 +78,9 @@ func (e Entry) checkToken(id Identity) string {
 	}
 	switch {
 	case c.Region == "" || c.Region != e.Region:
-		return fmt.Sprintf("token signed for region %q, entry says %q", c.Region, e.Region)
+		return "token signed for region \"" + c.Region + "\", entry says \"" + e.Region + "\""
 	case id.Region != "" && c.Region != id.Region:
-		return fmt.Sprintf("token signed for region %q, not %q", c.Region, id.Region)
+		return "token signed for region \"" + c.Region + "\", not \"" + id.Region + "\""
 	case id.EnvKeys() && c.AccessKeyID != id.AccessKeyID:
 		return "token signed with another key than the environment's"
 	}

@@ -1,12 +1,11 @@
 package tokencache
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"io"
 	"strconv"
 
 	"github.com/ekstoken/ekstoken/internal/entryfile"
+	"github.com/ekstoken/ekstoken/internal/sha256lite"
 )
 
 // identityEnv lists the environment variables that can change which identity
@@ -59,10 +58,12 @@ var secretEnv = []string{
 // every pod; what they say is not.
 var fileEnv = []string{"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"}
 
-// maxKeyFile bounds how much of one file the key reads. AWS config files
-// are a few KiB; one larger than this is keyed by its first maxKeyFile
-// bytes and its size and modification time.
-const maxKeyFile = 1 << 20
+// maxKeyFile bounds how much of one file the key reads on every hit. AWS
+// config files are a few KiB (a thousand profiles, about 100 KiB); one
+// larger than this is keyed by its first maxKeyFile bytes and its size,
+// modification time and inode: only a rewrite in place past its first
+// maxKeyFile bytes that keeps size and time goes unnoticed.
+const maxKeyFile = 256 << 10
 
 // fileStamp identifies what a file says: editing the credentials file (new
 // keys), even in place with the same size and time, makes a new key.
@@ -82,15 +83,17 @@ func stamp(path string) fileStamp {
 		return s
 	}
 	defer f.Close()
-	h := sha256.New()
+	h := sha256lite.New()
 	n, err := io.Copy(h, io.LimitReader(f, maxKeyFile))
 	if err != nil {
 		return s
 	}
 	if n == maxKeyFile {
-		h.Write([]byte(";size=" + strconv.FormatInt(st.Size(), 10) + ";mtime=" + strconv.FormatInt(st.ModTime().UnixNano(), 10)))
+		h.Write([]byte(";size=" + strconv.FormatInt(st.Size(), 10) + ";mtime=" + strconv.FormatInt(st.ModTime().UnixNano(), 10) +
+			";change=" + entryfile.ChangeStamp(st)))
 	}
-	s.Digest = hex.EncodeToString(h.Sum(nil))
+	sum := h.Sum()
+	s.Digest = sha256lite.Hex(sum[:])
 	return s
 }
 
@@ -99,8 +102,8 @@ func secretDigest(v string) string {
 	if v == "" {
 		return ""
 	}
-	sum := sha256.Sum256([]byte("ekstoken secret;" + v))
-	return hex.EncodeToString(sum[:])
+	sum := sha256lite.Sum256([]byte("ekstoken secret;" + v))
+	return sha256lite.Hex(sum[:])
 }
 
 // Request holds the command-line inputs that choose an identity.
@@ -173,8 +176,8 @@ func TokenName(key string) string { return "token-" + nameHash(key) }
 func CredentialsName(key string) string { return "credentials-" + nameHash(key) }
 
 func nameHash(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return hex.EncodeToString(sum[:20])
+	sum := sha256lite.Sum256([]byte(key))
+	return sha256lite.Hex(sum[:20])
 }
 
 func (id Identity) key(withCluster bool) string {
