@@ -3,8 +3,11 @@ package gettoken
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -156,6 +159,46 @@ func TestEnvKeysEntrySaysSo(t *testing.T) {
 		}
 		if e.Profile != tc.wantProfile || e.CredentialSource != tc.wantSource {
 			t.Errorf("%v %+v: entry profile %q, source %q; want %q, %q", tc.env, tc.in, e.Profile, e.CredentialSource, tc.wantProfile, tc.wantSource)
+		}
+	}
+}
+
+// TestSSOLoginMarksTheLock: while ekstoken runs `aws sso login` for the
+// user, the lock it holds says so, for other runs to wait; afterwards the
+// mark is gone.
+func TestSSOLoginMarksTheLock(t *testing.T) {
+	for _, profile := range []string{"dev", "sso-admin"} {
+		h := newHarness(t)
+		getenv := func(k string) string { return map[string]string{"AWS_PROFILE": profile}[k] }
+		req := tokencache.Request{ClusterName: "prod", Region: "eu-west-1"}
+		lockFile := filepath.Join(h.store.Dir, tokencache.NewIdentity(req, getenv, h.home).Name()+".lock")
+		calls := 0
+		resolve := func(ctx context.Context, o awsauth.Options) (awsauth.Result, error) {
+			calls++
+			if calls == 1 {
+				return awsauth.Result{}, &awsauth.SSOLoginError{Profile: profile, Err: errors.New("expired")}
+			}
+			return h.resolve(ctx, o)
+		}
+		var during string
+		err := Run(context.Background(), Env{
+			Now: h.clock.Now, Getenv: getenv, Home: h.home, Stdout: io.Discard, Stderr: io.Discard,
+			IsTerminal: func() bool { return true },
+			SSOLogin: func(context.Context, string) error {
+				b, _ := os.ReadFile(lockFile)
+				during = string(b)
+				return nil
+			},
+			Log: slog.New(slog.DiscardHandler), Store: h.store, Resolve: resolve, LockTimeout: time.Minute,
+		}, Input{Request: req, Margin: time.Minute, SSOLogin: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(during, "aws sso login --profile "+profile) {
+			t.Errorf("lock file during the login: %q", during)
+		}
+		if after, _ := os.ReadFile(lockFile); strings.Contains(string(after), "sso login") {
+			t.Errorf("lock file after the login: %q", after)
 		}
 	}
 }
