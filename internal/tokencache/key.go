@@ -1,6 +1,7 @@
 package tokencache
 
 import (
+	"hash/crc64"
 	"io"
 	"strconv"
 
@@ -83,17 +84,22 @@ func stamp(path string) fileStamp {
 		return s
 	}
 	defer f.Close()
-	h := sha256lite.New()
+	// The content goes through CRC-64, which runs at memory speed, and
+	// only its checksum through SHA-256: sha256lite, the hit path's SHA-256,
+	// is slow on large files (a thousand-profile config is about 100 KiB).
+	// A checksum of 64 bits notices any rotation of keys; SHA-256 over it
+	// keeps what the entry stores from saying anything about the file.
+	h := crc64.New(crc64.MakeTable(crc64.ECMA)) // built once, on first use
 	n, err := io.Copy(h, io.LimitReader(f, maxKeyFile))
 	if err != nil {
 		return s
 	}
+	sum := "crc64=" + strconv.FormatUint(h.Sum64(), 16) + ";size=" + strconv.FormatInt(n, 10)
 	if n == maxKeyFile {
-		h.Write([]byte(";size=" + strconv.FormatInt(st.Size(), 10) + ";mtime=" + strconv.FormatInt(st.ModTime().UnixNano(), 10) +
-			";change=" + entryfile.ChangeStamp(st)))
+		sum += ";fileSize=" + strconv.FormatInt(st.Size(), 10) + ";mtime=" + strconv.FormatInt(st.ModTime().UnixNano(), 10) +
+			";file=" + entryfile.ChangeStamp(st)
 	}
-	sum := h.Sum()
-	s.Digest = sha256lite.Hex(sum[:])
+	s.Digest = secretDigest(sum)
 	return s
 }
 
