@@ -69,8 +69,8 @@ func Serve(env Env) (bool, error) {
 			return false, nil
 		}
 	}
-	name := tokencache.NewIdentity(r.Request, env.Getenv, env.Home).Name()
-	cred, _, ok := tokencache.Lookup(entryfile.Dir(r.CacheDir), name, env.Now(), r.Margin)
+	id := tokencache.NewIdentity(r.Request, env.Getenv, env.Home)
+	cred, _, ok := tokencache.Lookup(entryfile.Dir(r.CacheDir), id, env.Now(), r.Margin)
 	if !ok {
 		return false, nil
 	}
