@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ekstoken/ekstoken/internal/cache"
 	"github.com/ekstoken/ekstoken/internal/devbin"
 	"github.com/ekstoken/ekstoken/internal/fakeeks"
 	"github.com/ekstoken/ekstoken/internal/testenv"
@@ -420,10 +421,28 @@ func startEKS(t *testing.T) *fakeeks.Server {
 	return srv
 }
 
+// ageTemps moves the clock of the temp files a killed writer left to
+// twice cache.StaleAfter ago: a temp file younger than that may still be a
+// live writer's, which ekstoken leaves alone by design, so the guarantee is
+// that none survives the next run and clear once it is that old.
+func ageTemps(t *testing.T, sb *sandbox) {
+	t.Helper()
+	entries, _ := os.ReadDir(sb.cache)
+	old := time.Now().Add(-2 * cache.StaleAfter)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			if err := os.Chtimes(filepath.Join(sb.cache, e.Name()), old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
 // tokenCheck is the aftermath check of the two token paths.
 func tokenCheck(srv *fakeeks.Server, args []string) func(t *testing.T, sb *sandbox, where string, f findings) {
 	return func(t *testing.T, sb *sandbox, where string, f findings) {
 		checkEntries(sb, where, f)
+		ageTemps(t, sb)
 		stdout, stderr, code := sb.run(t, sb.env, args...)
 		if code != 0 {
 			f.add(where, "the next run failed: %s", lastLine(strings.ReplaceAll(stderr, sb.home, "$HOME")))

@@ -13,7 +13,8 @@
 //   - no entry in the cache is torn, and the next run prints a token that
 //     the EKS-like server accepts: a complete entry, or a new signature;
 //   - after `ekstoken clear` no file in the cache holds a token, a secret
-//     key or a session token;
+//     key or a session token, once the killed writer's temp file is older
+//     than cache.StaleAfter (a younger one may be a live writer's);
 //   - the kubeconfig is the original or the complete rewrite, byte for
 //     byte, and parses; `setup --undo` suggests copying no empty or broken
 //     file, and the next setup and undo still work.
