@@ -60,7 +60,45 @@ func TestNewcomerPath(t *testing.T) {
 	}
 	t.Cleanup(srv.Close)
 
-	home := filepath.Join(tmp, "home")
+	goEnv := func(k string) string {
+		out, err := exec.Command(goBin, "env", k).Output()
+		if err != nil {
+			t.Fatalf("go env %s: %v", k, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	caches := []string{
+		// The build and module caches are the real ones, to stay fast; the
+		// module cache is complete since this test was built from it, so
+		// nothing is downloaded.
+		"GOCACHE=" + goEnv("GOCACHE"),
+		"GOMODCACHE=" + goEnv("GOMODCACHE"),
+		"GOPROXY=off",
+		"GOTOOLCHAIN=local",
+	}
+	nc := newcomer{clone: clone, install: install, srv: srv, goBin: goBin, kubectl: kubectl, sh: sh, caches: caches}
+	// GOPATH is the clean HOME's default, $HOME/go; or GOBIN is set to a
+	// folder that is not on PATH either, as people set it.
+	t.Run("default GOPATH", func(t *testing.T) { nc.follow(t, t.TempDir(), "") })
+	t.Run("GOBIN set", func(t *testing.T) {
+		home := t.TempDir()
+		nc.follow(t, home, filepath.Join(home, "gobin"))
+	})
+}
+
+// newcomer is what every variant of the path shares.
+type newcomer struct {
+	clone, install     string
+	srv                *fakeeks.Server
+	goBin, kubectl, sh string
+	caches             []string
+}
+
+// follow runs the README's steps in a clean home; gobin is GOBIN, or "" to
+// leave it unset.
+func (nc newcomer) follow(t *testing.T, home, gobin string) {
+	srv, clone, install, goBin, kubectl, sh := nc.srv, nc.clone, nc.install, nc.goBin, nc.kubectl, nc.sh
+	tmp := t.TempDir()
 	kubeconfig := filepath.Join(home, ".kube", "config")
 	writeFile(t, kubeconfig, awsUpdateKubeconfig(srv), 0o600)
 	writeFile(t, filepath.Join(home, ".aws", "credentials"),
@@ -87,24 +125,13 @@ func TestNewcomerPath(t *testing.T) {
 		}
 		path = append(path, d)
 	}
-	goEnv := func(k string) string {
-		out, err := exec.Command(goBin, "env", k).Output()
-		if err != nil {
-			t.Fatalf("go env %s: %v", k, err)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	env := []string{
+	env := append([]string{
 		"HOME=" + home,
 		"PATH=" + strings.Join(path, string(os.PathListSeparator)),
 		"AWS_EC2_METADATA_DISABLED=true",
-		// The build and module caches are the real ones, to stay fast; the
-		// module cache is complete since this test was built from it, so
-		// nothing is downloaded. GOPATH is the clean HOME's default.
-		"GOCACHE=" + goEnv("GOCACHE"),
-		"GOMODCACHE=" + goEnv("GOMODCACHE"),
-		"GOPROXY=off",
-		"GOTOOLCHAIN=local",
+	}, nc.caches...)
+	if gobin != "" {
+		env = append(env, "GOBIN="+gobin)
 	}
 	for _, p := range path {
 		if _, err := os.Stat(filepath.Join(p, "ekstoken")); err == nil {
@@ -121,8 +148,11 @@ func TestNewcomerPath(t *testing.T) {
 		t.Fatalf("`setup --dry-run` changed %s", kubeconfig)
 	}
 	bin := filepath.Join(home, "go", "bin", "ekstoken")
+	if gobin != "" {
+		bin = filepath.Join(gobin, "ekstoken")
+	}
 	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("the README's install line did not put ekstoken in $(go env GOPATH)/bin: %v", err)
+		t.Fatalf("the README's install line did not install ekstoken where Go puts it (%s): %v", bin, err)
 	}
 	if err := devbin.CheckStatic(bin); err != nil {
 		t.Errorf("the README's install line builds a binary that is not static: %v", err)
@@ -140,6 +170,7 @@ func TestNewcomerPath(t *testing.T) {
 
 	// 3. The real kubectl, with the same PATH: it must reach the cluster
 	// through ekstoken.
+	signedBefore := srv.Stats().ByAccessKeyID[accessKey]
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(tools, "kubectl"), "get", "namespaces", "-o", "name")
@@ -159,7 +190,7 @@ func TestNewcomerPath(t *testing.T) {
 	if !strings.Contains(stdout.String(), "namespace/default") {
 		t.Errorf("kubectl get namespaces printed %q", stdout.String())
 	}
-	if st := srv.Stats(); st.Authenticated == 0 || st.ByAccessKeyID[accessKey] == 0 {
+	if st := srv.Stats(); st.ByAccessKeyID[accessKey] <= signedBefore {
 		t.Errorf("the cluster saw no token signed with the newcomer's keys: %+v", st)
 	}
 	entries, _ := filepath.Glob(filepath.Join(home, ".kube", "cache", "ekstoken", "*"))
