@@ -71,8 +71,21 @@ type Store struct {
 
 func (s Store) path(name string) string { return entryfile.Dir(s.Dir).Path(name) }
 
-// Read decodes the entry called name into v; see entryfile.Dir.Read.
-func (s Store) Read(name string, v any) error { return entryfile.Dir(s.Dir).Read(name, v) }
+// ReadBytes returns the entry called name; see entryfile.Dir.ReadBytes.
+func (s Store) ReadBytes(name string) ([]byte, error) { return entryfile.Dir(s.Dir).ReadBytes(name) }
+
+// Read decodes the entry called name into v. Every error is a miss to the
+// callers; ErrNotFound says there is no entry.
+func (s Store) Read(name string, v any) error {
+	b, err := s.ReadBytes(name)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decode cache entry %s: %w", s.path(name), err)
+	}
+	return nil
+}
 
 // Write stores v as the entry called name, atomically. Then it removes the
 // temp files that crashed writers left behind: off the hit path, and only
