@@ -87,10 +87,20 @@ func (s Store) Read(name string, v any) error {
 	return nil
 }
 
-// Write stores v as the entry called name, atomically. Then it removes the
-// temp files that crashed writers left behind: off the hit path, and only
-// ekstoken's own, old enough that no live writer can own them.
-func (s Store) Write(name string, v any) error {
+// Write stores v as the entry called name, atomically and durably: the
+// data is synced before the rename. Then it removes the temp files that
+// crashed writers left behind: off the hit path, and only ekstoken's own,
+// old enough that no live writer can own them.
+func (s Store) Write(name string, v any) error { return s.write(name, v, true) }
+
+// WriteUnsynced is Write without the sync, for entries that are cheap to
+// lose: a token entry that a power cut leaves empty or short is read as a
+// miss, and signing again costs less than the millisecond a sync adds to
+// every miss. A crash of the process itself loses nothing either way: the
+// rename is atomic and the data is in the page cache.
+func (s Store) WriteUnsynced(name string, v any) error { return s.write(name, v, false) }
+
+func (s Store) write(name string, v any, durable bool) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode cache entry: %w", err)
@@ -109,9 +119,11 @@ func (s Store) Write(name string, v any) error {
 		tmp.Close()
 		return fmt.Errorf("write cache file: %w", err)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync cache file: %w", err)
+	if durable {
+		if err := tmp.Sync(); err != nil {
+			tmp.Close()
+			return fmt.Errorf("sync cache file: %w", err)
+		}
 	}
 	// The file system's own clock, read from the file just written, judges
 	// the age of the others: a network file system's clock may differ from
