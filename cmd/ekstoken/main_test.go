@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -142,11 +143,8 @@ func TestModulePathSortsFirst(t *testing.T) {
 // A miss writes its token entry without a sync: a token lost to a power cut
 // is only a miss, and a sync costs about a millisecond of every miss.
 func TestMissDoesNotSyncTokenEntry(t *testing.T) {
-	strace, err := exec.LookPath("strace")
-	if err != nil {
-		t.Skip("strace not installed") // test/crash requires it under CI
-	}
-	bin := build(t)
+	bin := build(t) // skips under -short
+	strace := testenv.RequireStrace(t)
 	home := t.TempDir()
 	trace := filepath.Join(t.TempDir(), "trace")
 	cmd := exec.Command(strace, "-f", "-o", trace, "-e", "trace=fsync,fdatasync,sync_file_range,syncfs",

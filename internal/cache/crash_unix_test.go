@@ -37,10 +37,8 @@ func TestWriteHelperProcess(t *testing.T) {
 // Write syncs what it writes; WriteUnsynced, used for token entries,
 // makes no sync call at all (a token lost to a power cut is a miss).
 func TestWriteSyncsOnlyWhenDurable(t *testing.T) {
-	strace, err := exec.LookPath("strace")
-	if err != nil {
-		t.Skip("strace not installed")
-	}
+	testenv.SkipIfShort(t, "runs the writer under strace")
+	strace := testenv.RequireStrace(t)
 	for _, tc := range []struct {
 		unsynced bool
 		want     bool
