@@ -12,4 +12,7 @@ if ! command -v jq >/dev/null || [ ! -x /usr/bin/time ]; then
   fi
 fi
 export AWS_EC2_METADATA_DISABLED=true
+# Static builds, as shipped: with gcc on the machine a plain go build links
+# libc dynamically, which costs every hit about a millisecond.
+export CGO_ENABLED=0
 exec go run ./bench "$@"

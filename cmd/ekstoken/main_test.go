@@ -9,15 +9,19 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/ekstoken/ekstoken/internal/devbin"
+
+	"github.com/ekstoken/ekstoken/internal/testenv"
 )
 
-// build compiles ekstoken into a temp dir.
+// build compiles ekstoken into a temp dir, static as it ships.
 func build(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "ekstoken")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	testenv.SkipIfShort(t, "builds the binary")
+	bin, err := devbin.Build(t.TempDir())
 	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+		t.Fatal(err)
 	}
 	return bin
 }
@@ -139,11 +143,8 @@ func TestModulePathSortsFirst(t *testing.T) {
 // A miss writes its token entry without a sync: a token lost to a power cut
 // is only a miss, and a sync costs about a millisecond of every miss.
 func TestMissDoesNotSyncTokenEntry(t *testing.T) {
-	strace, err := exec.LookPath("strace")
-	if err != nil {
-		t.Skip("strace not installed") // test/crash requires it under CI
-	}
-	bin := build(t)
+	bin := build(t) // skips under -short
+	strace := testenv.RequireStrace(t)
 	home := t.TempDir()
 	trace := filepath.Join(t.TempDir(), "trace")
 	cmd := exec.Command(strace, "-f", "-o", trace, "-e", "trace=fsync,fdatasync,sync_file_range,syncfs",

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ekstoken/ekstoken/internal/testenv"
 )
 
 const writeHelperEnv = "EKSTOKEN_CACHE_WRITE_HELPER"
@@ -35,10 +37,8 @@ func TestWriteHelperProcess(t *testing.T) {
 // Write syncs what it writes; WriteUnsynced, used for token entries,
 // makes no sync call at all (a token lost to a power cut is a miss).
 func TestWriteSyncsOnlyWhenDurable(t *testing.T) {
-	strace, err := exec.LookPath("strace")
-	if err != nil {
-		t.Skip("strace not installed")
-	}
+	testenv.SkipIfShort(t, "runs the writer under strace")
+	strace := testenv.RequireStrace(t)
 	for _, tc := range []struct {
 		unsynced bool
 		want     bool
@@ -74,13 +74,8 @@ func TestWriteSyncsOnlyWhenDurable(t *testing.T) {
 // ever read, and the next write (a later miss) and RemoveStaleTemps remove
 // its temp file, which holds a secret, once it is old enough.
 func TestCrashLeavesNothingBehind(t *testing.T) {
-	strace, err := exec.LookPath("strace")
-	if err != nil {
-		t.Skip("strace not installed")
-	}
-	if out, err := exec.Command(strace, "-o", "/dev/null", "true").CombinedOutput(); err != nil {
-		t.Skipf("strace cannot trace here: %v %s", err, out)
-	}
+	testenv.SkipIfShort(t, "runs the writer under strace")
+	strace := testenv.RequireStrace(t)
 	// The system calls between the temp file's creation and its rename:
 	// a kill at any of them leaves the temp file, with its secret.
 	for _, sc := range []string{"write", "fsync", "fstat", "renameat"} {

@@ -15,17 +15,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ekstoken/ekstoken/internal/testenv"
 )
 
-// needKubectl skips the test when kubectl is missing, except in CI.
+// needKubectl skips the test under -short; otherwise testenv decides what
+// a missing kubectl does to it.
 func needKubectl(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("kubectl"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("kubectl is required in CI: %v", err)
-		}
-		t.Skipf("kubectl not installed: %v", err)
-	}
+	testenv.SkipIfShort(t, "runs kubectl")
+	testenv.RequireTool(t, "kubectl")
 }
 
 // kubectl runs the real kubectl against kubeconfig with a minimal environment.

@@ -15,21 +15,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ekstoken/ekstoken/internal/testenv"
 	"gopkg.in/yaml.v3"
 )
 
-// needTool returns the path of a tool, skipping the test when it is
-// missing, except under CI=true where a missing tool fails it.
+// needTool returns the path of a tool; testenv decides what a missing one
+// does to the test. -short runs no external tool.
 func needTool(t *testing.T, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed (CI=true: required)", name)
-		}
-		t.Skipf("%s is not installed", name)
-	}
-	return p
+	testenv.SkipIfShort(t, "runs "+name)
+	return testenv.RequireTool(t, name)
 }
 
 // awsEnv is a closed environment for the aws CLI and moto: dummy keys, no
@@ -87,9 +82,7 @@ func startMoto(t *testing.T, home string) string {
 // with the real aws CLI against moto, checks it has the committed layout
 // (only moto's random endpoint and CA differ) and that Rewrite converts it.
 func TestLiveAWSUpdateKubeconfig(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts moto_server and the aws CLI")
-	}
+	testenv.SkipIfShort(t, "starts moto_server and the aws CLI")
 	aws := needTool(t, "aws")
 	home := t.TempDir()
 	endpoint := startMoto(t, home)

@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"net/url"
 	"os"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/ekstoken/ekstoken/internal/devbin"
 	"github.com/ekstoken/ekstoken/internal/fakeeks"
+	"github.com/ekstoken/ekstoken/internal/testenv"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -56,6 +58,11 @@ func TestMain(m *testing.M) {
 }
 
 func buildAndRun(m *testing.M) int {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("test/e2e: skipped under -short (builds the binary, runs kubectl, client-go and moto_server)")
+		return 0
+	}
 	dir, err := os.MkdirTemp("", "ekstoken-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -206,18 +213,11 @@ func runEkstoken(t *testing.T, env []string, args ...string) (stdout, stderr str
 // kubectlPath finds the real kubectl; CI must have it.
 func kubectlPath(t *testing.T) string { return requireTool(t, "kubectl") }
 
-// requireTool finds a tool on PATH. Without it the test fails under
-// CI=true and is skipped elsewhere.
+// requireTool finds a tool on PATH; testenv decides what a missing one
+// does to the test.
 func requireTool(t *testing.T, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required in CI: %v", name, err)
-		}
-		t.Skipf("%s is not installed, skipping: %v", name, err)
-	}
-	return p
+	return testenv.RequireTool(t, name)
 }
 
 // kubectl runs `kubectl --kubeconfig kubeconfig --context context args...`.

@@ -3,22 +3,18 @@
 package e2e
 
 import (
-	"errors"
-	"os"
-	"os/exec"
 	"testing"
 
 	"github.com/ekstoken/ekstoken/internal/moto"
+	"github.com/ekstoken/ekstoken/internal/testenv"
 )
 
 // startMoto runs moto_server until the test ends and returns its URL.
-// Without it the test is skipped, except under CI=true, where it fails.
+// testenv decides what a missing moto_server does to the test.
 func startMoto(t *testing.T) string {
 	t.Helper()
+	testenv.RequireTool(t, "moto_server")
 	srv, err := moto.Start()
-	if errors.Is(err, exec.ErrNotFound) && os.Getenv("CI") != "true" {
-		t.Skipf("moto_server not installed: %v", err)
-	}
 	if err != nil {
 		t.Fatalf("moto_server: %v", err)
 	}

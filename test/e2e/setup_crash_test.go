@@ -6,12 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ekstoken/ekstoken/internal/testenv"
 )
 
 // staleLockRE is what setup and undo say about a lock left by a killed
@@ -25,13 +26,7 @@ var staleLockRE = regexp.MustCompile("which is no longer running. kubectl refuse
 // the original; no advice ever copies an empty or partial file.
 func TestSetupKilledAnywhere(t *testing.T) {
 	t.Parallel()
-	strace, err := exec.LookPath("strace")
-	if err != nil {
-		requireTool(t, "strace")
-	}
-	if out, err := exec.Command(strace, "-f", "-qq", "-o", "/dev/null", "true").CombinedOutput(); err != nil {
-		t.Skipf("strace cannot trace here: %v %s", err, out)
-	}
+	strace := testenv.RequireStrace(t)
 	s := startSetupEKS(t)
 	original := awsKubeconfig(s.URL, s.CAData, "", "p")
 	var written string

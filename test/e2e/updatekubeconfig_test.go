@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -137,16 +136,11 @@ func TestUpdateKubeconfig(t *testing.T) {
 			t.Errorf("user %s (-want +got):\n%s", c.ARN, diff)
 		}
 	}
-	// kubectlContexts lists the contexts kubectl reads from kc, when kubectl
-	// is installed (nil otherwise). kubectl never contacts moto's
-	// endpoints, which are not on 127.0.0.1.
+	// kubectlContexts lists the contexts kubectl reads from kc. kubectl
+	// never contacts moto's endpoints, which are not on 127.0.0.1.
 	kubectlContexts := func(t *testing.T, kc string) []string {
 		t.Helper()
-		p, err := exec.LookPath("kubectl")
-		if err != nil {
-			return nil
-		}
-		r := run(t, sb.with(), p, "--kubeconfig", kc, "config", "get-contexts", "-o", "name")
+		r := run(t, sb.with(), kubectlPath(t), "--kubeconfig", kc, "config", "get-contexts", "-o", "name")
 		if r.err != nil {
 			t.Fatalf("kubectl cannot read %s: %v\n%s", kc, r.err, r.stderr)
 		}

@@ -22,6 +22,8 @@ import (
 
 	"github.com/ekstoken/ekstoken/internal/fakeeks"
 	"github.com/ekstoken/ekstoken/internal/token"
+
+	"github.com/ekstoken/ekstoken/internal/testenv"
 )
 
 const (
@@ -424,15 +426,13 @@ type stsServer struct {
 	calls []url.Values
 }
 
-// startSTS resets moto and returns a recording front for it; the tests
-// that need STS skip (or, under CI=true, fail) without moto_server.
+// startSTS resets moto and returns a recording front for it; without
+// moto_server, testenv decides what happens to the test.
 func startSTS(t *testing.T) *stsServer {
 	t.Helper()
 	if motoURL == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("moto_server is required in CI")
-		}
-		t.Skip("moto_server not installed")
+		testenv.RequireTool(t, "moto_server")
+		t.Fatal("moto_server is on PATH but did not start")
 	}
 	resp, err := http.Post(motoURL+"/moto-api/reset", "", nil)
 	if err != nil {
