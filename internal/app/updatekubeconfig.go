@@ -16,6 +16,7 @@ import (
 type updateKubeconfigOptions struct {
 	name, alias, userAlias, roleARN string
 	kubeconfig, endpoint            string
+	command                         string
 	all, dryRun, absolute           bool
 }
 
@@ -38,6 +39,9 @@ func newUpdateKubeconfigCommand(env *Env, g *globalOptions) *cobra.Command {
 			if o.all && (o.alias != "" || o.userAlias != "") {
 				return usageError{cmd: c.CommandPath(), err: errors.New("--alias and --user-alias name one cluster: not with --all")}
 			}
+			if err := checkCommandFlags(o.command, o.absolute); err != nil {
+				return usageError{cmd: c.CommandPath(), err: err}
+			}
 			return o.run(c, env, g)
 		},
 	}
@@ -50,7 +54,7 @@ func newUpdateKubeconfigCommand(env *Env, g *globalOptions) *cobra.Command {
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig to write (default: the first file in KUBECONFIG, then ~/.kube/config)")
 	f.StringVar(&o.endpoint, "endpoint-url", "", "EKS API endpoint (default: AWS_ENDPOINT_URL_EKS, AWS_ENDPOINT_URL, then the region's)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the unified diff and change nothing")
-	f.BoolVar(&o.absolute, "absolute", false, "write the absolute path of this ekstoken binary as the command")
+	addCommandFlags(f, &o.absolute, &o.command)
 	return c
 }
 
@@ -88,9 +92,13 @@ func (o *updateKubeconfigOptions) run(c *cobra.Command, env *Env, g *globalOptio
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	command, err := (&setupOptions{absolute: o.absolute}).command(env)
+	choice, err := execCommand(env, o.command, o.absolute)
 	if err != nil {
 		return err
+	}
+	command := choice.command
+	if choice.note != "" {
+		fmt.Fprintln(env.Stderr, choice.note)
 	}
 	out := src
 	for i, name := range names {
