@@ -708,6 +708,11 @@ func (d *doc) replaceList(n, k *yaml.Node, items []string) (edit, error) {
 			return edit{}, &spanError{l, "unexpected text inside the args list"}
 		}
 	}
+	if _, ok := lineComment[len(spans)-1]; ok {
+		// The list ends at its last item's text; the comment after it would
+		// stay behind the new last item on top of the copy placed below.
+		end = d.eol(end)
+	}
 	prefix := "- "
 	if len(spans) > 0 {
 		if p := string(d.src[start:spans[0].s]); !strings.ContainsAny(p, "\r\n") {
