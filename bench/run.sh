@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
-# Runs the benchmarks: installs hyperfine from Debian's packages if needed,
-# then `go run ./bench`. Pass -ca-bundle to add a miss with AWS_CA_BUNDLE.
+# Runs the benchmark: installs jq (for the blog script) and GNU time (for
+# peak RSS) from Debian's packages when missing, then `go run ./bench`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# hyperfine times the commands; GNU time measures peak RSS.
-if ! command -v hyperfine >/dev/null || [ ! -x /usr/bin/time ]; then
+if ! command -v jq >/dev/null || [ ! -x /usr/bin/time ]; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && apt-get install -y -qq hyperfine time
+    apt-get update -qq && apt-get install -y -qq jq time
   else
-    echo "bench: install hyperfine and GNU time (apt-get install hyperfine time)" >&2
+    echo "bench: install jq and GNU time (apt-get install jq time)" >&2
     exit 1
   fi
 fi

@@ -80,7 +80,9 @@ func newRoot(env *Env) *cobra.Command {
 			"the ExecCredential that kubectl reads. Put it in your kubeconfig in place of `aws eks get-token`.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionString(env.Version),
 	}
+	root.SetVersionTemplate("ekstoken {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{cmd: c.CommandPath(), err: err}
 	})
@@ -92,13 +94,19 @@ func newRoot(env *Env) *cobra.Command {
 
 	eks := &cobra.Command{
 		Use:   "eks",
-		Short: "Drop-in for the aws CLI's `eks` commands",
+		Short: "Drop-in for `aws eks get-token` (the one aws eks command ekstoken implements)",
 		// A kubeconfig that runs `ekstoken eks <typo>` must fail, not print
 		// help on stdout where kubectl expects an ExecCredential.
 		Args: cobra.ArbitraryArgs,
+		// `eks update-kubeconfig --name x` must reach RunE to be pointed
+		// to ekstoken's own command, not stop at its unknown flags.
+		FParseErrWhitelist: cobra.FParseErrWhitelist{UnknownFlags: true},
 		RunE: func(c *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageError{cmd: c.CommandPath(), err: errors.New("missing command: get-token")}
+			}
+			if args[0] == "update-kubeconfig" {
+				return usageError{cmd: c.CommandPath(), err: errors.New("ekstoken's update-kubeconfig is a command of its own: run `ekstoken update-kubeconfig` (without eks), with the same flags")}
 			}
 			return usageError{cmd: c.CommandPath(), err: fmt.Errorf("unknown command %q: ekstoken implements `eks get-token`", args[0])}
 		},
@@ -148,18 +156,22 @@ func newVersionCommand(env *Env) *cobra.Command {
 		Short: "Print the version of ekstoken",
 		Args:  noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			v := env.Version
-			if v == "" || v == "dev" {
-				// `go install ...@vX` builds carry their module version.
-				if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-					v = bi.Main.Version
-				}
-			}
-			if v == "" {
-				v = "dev"
-			}
-			_, err := fmt.Fprintf(c.OutOrStdout(), "ekstoken %s (%s %s/%s)\n", strings.TrimSpace(v), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			_, err := fmt.Fprintf(c.OutOrStdout(), "ekstoken %s\n", versionString(env.Version))
 			return err
 		},
 	}
+}
+
+// versionString is what `version` and `--version` print after the name.
+func versionString(v string) string {
+	if v == "" || v == "dev" {
+		// `go install ...@vX` builds carry their module version.
+		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+	}
+	if v == "" {
+		v = "dev"
+	}
+	return fmt.Sprintf("%s (%s %s/%s)", strings.TrimSpace(v), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ekstoken/ekstoken/internal/awsauth"
@@ -29,14 +30,14 @@ func (o *tokenOptions) addFlags(f *pflag.FlagSet, dropIn bool) {
 	f.StringVar(&o.in.ClusterName, "cluster-name", "", "name of the EKS cluster")
 	f.StringVar(&o.in.ClusterID, "cluster-id", "", "ID of an EKS local cluster on AWS Outposts (instead of --cluster-name)")
 	f.StringVar(&o.in.RoleARN, "role-arn", "", "IAM role to assume for signing")
-	f.StringVar(&o.in.RoleARN, "role", "", "alias of --role-arn, as `aws eks update-kubeconfig` writes it")
+	f.StringVar(&o.in.RoleARN, "role", "", "alias of --role-arn, as aws eks update-kubeconfig writes it")
 	_ = f.MarkHidden("role")
 	f.StringVar(&o.in.SessionName, "session-name", tokencache.DefaultSessionName, "role session name with --role-arn")
 	f.StringVar(&o.in.ExternalID, "external-id", "", "external ID with --role-arn")
 	f.BoolVar(&o.in.NoCache, "no-cache", false, "neither read nor write the cache (tokens and credentials): for read-only file systems")
 	f.BoolVar(&o.in.ForceRefresh, "force-refresh", false, "sign a new token even if a cached one is fresh, and cache it")
 	f.BoolVar(&o.in.NoCredentialCache, "no-credential-cache", false, "do not keep assumed-role, MFA, SSO or credential_process credentials between runs")
-	f.BoolVar(&o.in.SSOLogin, "sso-login", false, "when the SSO session has expired and a terminal is attached, run `aws sso login` and retry")
+	f.BoolVar(&o.in.SSOLogin, "sso-login", false, "when the SSO session has expired and a terminal is attached, run aws sso login for the profile, then retry")
 	f.DurationVar(&o.in.Margin, "refresh-margin", tokencache.DefaultMargin, "stop serving a token this long before it expires")
 	f.StringVar(&o.output, "output", "json", "output format; json is the only one (accepted for aws CLI compatibility)")
 	if !dropIn {
@@ -76,7 +77,11 @@ func (o *tokenOptions) validate(c *cobra.Command) error {
 	case o.output != "json":
 		return usageError{cmd: c.CommandPath(), err: fmt.Errorf("--output %q: only json is supported", o.output)}
 	case o.in.Margin < 0 || o.in.Margin >= tokencache.MaxMargin:
-		return usageError{cmd: c.CommandPath(), err: fmt.Errorf("--refresh-margin %v: must be between 0s and 14m", o.in.Margin)}
+		return usageError{cmd: c.CommandPath(), err: fmt.Errorf("--refresh-margin %v: must be at least 0s and less than %s (a token lives 15m)", o.in.Margin, strings.TrimSuffix(tokencache.MaxMargin.String(), "0s"))}
+	case o.in.RoleARN == "" && o.in.ExternalID != "":
+		return usageError{cmd: c.CommandPath(), err: errors.New("--external-id is sent only when assuming a role: add --role-arn, or drop --external-id (for a profile's role, set external_id in the profile)")}
+	case o.in.RoleARN == "" && o.in.SessionName != tokencache.DefaultSessionName:
+		return usageError{cmd: c.CommandPath(), err: errors.New("--session-name names the session of --role-arn: add --role-arn, or drop --session-name (for a profile's role, set role_session_name in the profile)")}
 	}
 	return nil
 }

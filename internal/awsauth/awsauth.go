@@ -12,14 +12,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials/processcreds"
+	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
 	"github.com/aws/aws-sdk-go-v2/credentials/ssocreds"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -37,6 +40,12 @@ type Options struct {
 	// MFACode, when not nil, is asked for the code of an mfa_serial device.
 	// When nil, a profile with mfa_serial fails with a message instead.
 	MFACode func(serial string) (string, error)
+	// FromKubectl says, for the message when MFACode is nil, that kubectl
+	// ran ekstoken without lending it a terminal (rather than a person or
+	// a script). LoginCommand is the command that logs in once in a
+	// terminal, with this run's arguments.
+	FromKubectl  bool
+	LoginCommand string
 	// Cache, when not nil, keeps expiring credentials across processes.
 	Cache *FileCache
 	// EffectiveProfile, ConfigFile and CredentialsFile name, for messages,
@@ -44,40 +53,125 @@ type Options struct {
 	// "default") and the shared files it is read from.
 	EffectiveProfile            string
 	ConfigFile, CredentialsFile string
+	// Getenv and Now are the environment and the clock; nil means the
+	// process's. The SDK reads the environment itself: Getenv serves what
+	// ekstoken reads on top (AWS_CREDENTIAL_EXPIRATION, AWS_DEFAULT_PROFILE).
+	Getenv func(string) string
+	Now    func() time.Time
+	// Log receives the SDK's full error chains, which messages leave out.
+	Log *slog.Logger
 
 	baseIdentity string // set while resolving, for messages
+	container    bool   // the credentials came from a container endpoint
+	webIdentity  bool   // or from a web identity token (IRSA)
 }
 
 // Result is a usable configuration and the credentials it resolved.
 type Result struct {
 	Config      aws.Config
 	Credentials aws.Credentials
+	// SSOTokenFile, for credentials straight from IAM Identity Center, is
+	// the SDK's cache file of the SSO access token they were got with.
+	// `aws sso logout` removes it: whatever those credentials signed must
+	// stop being served then.
+	SSOTokenFile string
 }
+
+// DefaultRoleDuration is how long an assumed-role session lasts unless the
+// profile's duration_seconds says otherwise: the aws CLI sends no
+// DurationSeconds and gets STS's default of one hour, where aws-sdk-go-v2
+// asks for 15 minutes (and an MFA user would be prompted four times as
+// often).
+const DefaultRoleDuration = time.Hour
 
 // Resolve loads the configuration and retrieves credentials.
 func Resolve(ctx context.Context, o Options) (Result, error) {
+	getenv, now := o.getenv(), o.now()
+	// The aws CLI honours AWS_DEFAULT_PROFILE; aws-sdk-go-v2 ignores it.
+	defaultProfile := ""
+	if o.Profile == "" && getenv("AWS_PROFILE") == "" {
+		defaultProfile = getenv("AWS_DEFAULT_PROFILE")
+	}
+	if err := partialEnvKeys(getenv, o.Profile != ""); err != nil {
+		return Result{}, err
+	}
+	shared := sync.OnceValues(func() (config.SharedConfig, error) {
+		return config.LoadSharedConfigProfile(ctx, o.profileName(), func(l *config.LoadSharedConfigOptions) {
+			l.ConfigFiles, l.CredentialsFiles = []string{o.ConfigFile}, []string{o.CredentialsFile}
+		})
+	})
+	// The SDK builds the container provider only when it will use it: that
+	// tells a container endpoint's failure from a profile's, which the
+	// error alone does not.
+	var container, webIdentity bool
 	opts := []func(*config.LoadOptions) error{
+		config.WithEndpointCredentialOptions(func(*endpointcreds.Options) { container = true }),
+		config.WithWebIdentityRoleCredentialOptions(func(*stscreds.WebIdentityRoleOptions) { webIdentity = true }),
 		config.WithAssumeRoleCredentialOptions(func(a *stscreds.AssumeRoleOptions) {
 			if o.MFACode != nil {
 				a.TokenProvider = func() (string, error) { return o.MFACode(aws.ToString(a.SerialNumber)) }
+			}
+			// The SDK takes duration_seconds only above 15 minutes and
+			// otherwise asks for 15: take the profile's exactly, else the
+			// aws CLI's hour.
+			a.Duration = DefaultRoleDuration
+			if sc, err := shared(); err == nil {
+				if d, ok := roleDuration(sc, a.RoleARN); ok {
+					a.Duration = d
+				}
 			}
 		}),
 	}
 	if o.Region != "" {
 		opts = append(opts, config.WithRegion(o.Region))
 	}
-	if o.Profile != "" {
+	switch {
+	case o.Profile != "":
 		opts = append(opts, config.WithSharedConfigProfile(o.Profile))
+	case defaultProfile != "" && envKeys(getenv):
+		// Keys in the environment beat a profile named in the
+		// environment: only the profile's region (and its existence)
+		// matter, and naming it to the SDK would make it win.
+		sc, err := shared()
+		if err != nil {
+			return Result{}, o.explain(ctx, err)
+		}
+		if o.Region == "" && getenv("AWS_REGION") == "" && getenv("AWS_DEFAULT_REGION") == "" && sc.Region != "" {
+			opts = append(opts, config.WithRegion(sc.Region))
+		}
+	case defaultProfile != "":
+		opts = append(opts, config.WithSharedConfigProfile(defaultProfile))
 	}
 	// No credential ExpiryWindow: the SDK would report Expires that much
 	// early, and ekstoken already takes its margin off the real expiry.
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := loadConfig(ctx, opts...)
 	if err != nil {
 		return Result{}, o.explain(ctx, err)
 	}
 	if cfg.Region == "" {
 		return Result{}, fmt.Errorf("no AWS region: pass --region, set AWS_REGION, or add `region = ...` to profile %q in %s", o.profileName(), o.ConfigFile)
 	}
+	ssoFile := sync.OnceValue(func() string {
+		sc, err := shared()
+		if err != nil {
+			return ""
+		}
+		return ssoTokenFile(sc)
+	})
+	sdkCreds := cfg.Credentials
+	cfg.Credentials = aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
+		c, err := sdkCreds.Retrieve(ctx)
+		if err != nil {
+			return c, err
+		}
+		if c, err = envExpiration(c, getenv, now); err != nil {
+			return c, err
+		}
+		if c.Source == ssocreds.ProviderName {
+			c = capBySSOToken(c, ssoFile(), o.Log)
+		}
+		return c, nil
+	})
 	base := cfg.Credentials
 	if o.RoleARN != "" {
 		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), o.RoleARN,
@@ -89,14 +183,19 @@ func Resolve(ctx context.Context, o Options) (Result, error) {
 				if o.ExternalID != "" {
 					a.ExternalID = aws.String(o.ExternalID)
 				}
+				a.Duration = DefaultRoleDuration
 			}))
 	}
 	if o.Cache != nil {
-		cfg.Credentials = o.Cache.Wrap(cfg.Credentials)
+		fc := *o.Cache
+		fc.ssoTokenFile = ssoFile
+		cfg.Credentials = fc.Wrap(cfg.Credentials)
 	}
 	creds, err := cfg.Credentials.Retrieve(ctx)
+	o.container, o.webIdentity = container, webIdentity
 	if err != nil {
-		if o.RoleARN != "" && strings.Contains(err.Error(), "AccessDenied") {
+		var expired *ExpiredError
+		if o.RoleARN != "" && !errors.As(err, &expired) && isAccessDenied(err) {
 			// Name the identity that was refused; the base credentials
 			// are cached in memory by now.
 			if b, berr := base.Retrieve(ctx); berr == nil {
@@ -105,7 +204,37 @@ func Resolve(ctx context.Context, o Options) (Result, error) {
 		}
 		return Result{}, o.explain(ctx, err)
 	}
-	return Result{Config: cfg, Credentials: creds}, nil
+	// Whatever the source, credentials that have ended sign nothing: STS
+	// would refuse the token, and kubectl would be told it expired already.
+	if creds.CanExpire && !creds.Expires.After(now()) {
+		return Result{}, o.expired(creds, now())
+	}
+	res := Result{Config: cfg, Credentials: creds}
+	if strings.HasPrefix(creds.Source, ssocreds.ProviderName) {
+		res.SSOTokenFile = ssoFile()
+	}
+	return res, nil
+}
+
+func (o Options) getenv() func(string) string {
+	if o.Getenv != nil {
+		return o.Getenv
+	}
+	return os.Getenv
+}
+
+func (o Options) now() func() time.Time {
+	if o.Now != nil {
+		return o.Now
+	}
+	return time.Now
+}
+
+func (o Options) log() *slog.Logger {
+	if o.Log != nil {
+		return o.Log
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 func (o Options) profileName() string {
@@ -113,61 +242,6 @@ func (o Options) profileName() string {
 		return o.EffectiveProfile
 	}
 	return "default"
-}
-
-// explain turns the SDK's errors into ones a person can act on.
-func (o Options) explain(ctx context.Context, err error) error {
-	profile := o.profileName()
-	// The SDK quotes a credential_process's whole output when it cannot
-	// parse it, secret key and session token included: keep only the
-	// parser's own complaint.
-	var pe *processcreds.ProviderError
-	if errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "process output:") {
-		reason := "unreadable output"
-		if inner := errors.Unwrap(pe.Err); inner != nil {
-			reason = inner.Error()
-		}
-		return fmt.Errorf("the credential_process of profile %q printed something that is not credentials JSON "+
-			"(Version 1, AccessKeyId, SecretAccessKey, SessionToken, Expiration in RFC 3339): %s; run the process by hand to see its output",
-			profile, reason)
-	}
-	var notExist config.SharedConfigProfileNotExistError
-	if errors.As(err, &notExist) {
-		have := Profiles(o.ConfigFile, o.CredentialsFile)
-		list := "none"
-		if len(have) > 0 {
-			list = strings.Join(have, ", ")
-		}
-		return fmt.Errorf("AWS profile %q not found in %s or %s (profiles there: %s); pass --profile or set AWS_PROFILE to one of them",
-			profile, o.ConfigFile, o.CredentialsFile, list)
-	}
-	var noMFA config.AssumeRoleTokenProviderNotSetError
-	if errors.As(err, &noMFA) || strings.Contains(err.Error(), "AssumeRoleTokenProviderNotSetError") {
-		return fmt.Errorf("profile %q needs an MFA code, and kubectl gave ekstoken no terminal to ask on: set `interactiveMode: IfAvailable` in the kubeconfig user, or run `ekstoken token` once in a terminal: %w", profile, err)
-	}
-	msg := err.Error()
-	// Legacy SSO profiles fail with InvalidTokenError; sso-session ones
-	// with a plain "refresh cached SSO token failed" error.
-	var sso *ssocreds.InvalidTokenError
-	if errors.As(err, &sso) || strings.Contains(msg, "cached SSO token") {
-		return &SSOLoginError{Profile: profile, Err: err}
-	}
-	switch {
-	case strings.Contains(msg, "no EC2 IMDS role found") || strings.Contains(msg, "IMDS") || strings.Contains(msg, "ec2imds"):
-		return fmt.Errorf("no AWS credentials found: tried the environment (AWS_ACCESS_KEY_ID), web identity (AWS_WEB_IDENTITY_TOKEN_FILE), "+
-			"profile %q in %s and %s, container credentials and EC2 instance metadata; run `aws configure`, `aws sso login`, or set AWS_PROFILE: %w",
-			profile, o.ConfigFile, o.CredentialsFile, err)
-	case strings.Contains(msg, "AccessDenied"):
-		role, base := o.RoleARN, o.baseIdentity
-		if role == "" {
-			role, base = o.profileRole(ctx, profile)
-		}
-		if role != "" {
-			return fmt.Errorf("cannot assume role %s with the credentials of profile %q%s: check the role's trust policy and the caller's sts:AssumeRole permission: %w",
-				role, profile, base, err)
-		}
-	}
-	return fmt.Errorf("get AWS credentials for profile %q: %w", profile, err)
 }
 
 // profileRole reads the role_arn of a profile and names the identity that
@@ -203,7 +277,7 @@ func (e *SSOLoginError) Error() string {
 	if e.Hint != "" {
 		msg += " (" + e.Hint + ")"
 	}
-	return fmt.Sprintf("%s: %v", msg, e.Err)
+	return msg
 }
 
 // TerminalPrompt asks for MFA codes on out, a terminal's stderr, and reads

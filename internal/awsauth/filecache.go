@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/ssocreds"
 	"github.com/ekstoken/ekstoken/internal/cache"
 )
 
@@ -32,6 +34,14 @@ type FileCache struct {
 	Window      time.Duration
 	LockTimeout time.Duration
 	Log         *slog.Logger
+	// Renew skips the cached credentials (still writing the new ones):
+	// --force-refresh renews the whole chain, a role session that may
+	// have been revoked included.
+	Renew bool
+
+	// ssoTokenFile, set by Resolve, names the SSO access token file that
+	// credentials straight from SSO were got with.
+	ssoTokenFile func() string
 }
 
 type cachedCredentials struct {
@@ -44,14 +54,19 @@ type cachedCredentials struct {
 	// Profile and RoleARN are for `ekstoken status` and `clear`.
 	Profile string `json:"profile,omitempty"`
 	RoleARN string `json:"roleArn,omitempty"`
+	// SSOTokenFile is the SSO access token file of SSO role credentials:
+	// once `aws sso logout` removes it, the credentials are not served.
+	SSOTokenFile string `json:"ssoTokenFile,omitempty"`
 }
 
 // Wrap returns a provider that answers from the file when it can and
 // otherwise asks inner, once for all the processes waiting on the lock.
 func (f *FileCache) Wrap(inner aws.CredentialsProvider) aws.CredentialsProvider {
 	return aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
-		if c, ok := f.read(); ok {
-			return c, nil
+		if !f.Renew {
+			if c, ok := f.read(); ok {
+				return c, nil
+			}
 		}
 		lockCtx, cancel := context.WithTimeout(ctx, f.LockTimeout)
 		unlock, err := f.Store.Lock(lockCtx, f.Name)
@@ -60,7 +75,9 @@ func (f *FileCache) Wrap(inner aws.CredentialsProvider) aws.CredentialsProvider 
 			f.Log.Debug("credential cache: resolving without the lock", "err", err)
 		} else {
 			defer unlock()
-			if c, ok := f.read(); ok {
+			if f.Renew {
+				f.Log.Debug("credential cache skipped: renewing the credentials")
+			} else if c, ok := f.read(); ok {
 				return c, nil
 			}
 		}
@@ -69,11 +86,15 @@ func (f *FileCache) Wrap(inner aws.CredentialsProvider) aws.CredentialsProvider 
 			return c, err
 		}
 		if c.CanExpire && f.Now().Before(c.Expires.Add(-f.Window)) {
-			if err := f.Store.Write(f.Name, cachedCredentials{
+			e := cachedCredentials{
 				Format: CredentialsFormat, AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
 				SessionToken: c.SessionToken, Expires: c.Expires.UTC(), Source: c.Source,
 				Profile: f.Profile, RoleARN: f.RoleARN,
-			}); err != nil {
+			}
+			if c.Source == ssocreds.ProviderName && f.ssoTokenFile != nil {
+				e.SSOTokenFile = f.ssoTokenFile()
+			}
+			if err := f.Store.Write(f.Name, e); err != nil {
 				f.Log.Debug("credential cache not written", "err", err)
 			}
 		}
@@ -94,9 +115,19 @@ func (f *FileCache) read() (aws.Credentials, bool) {
 	case !f.Now().Before(e.Expires.Add(-f.Window)):
 		f.Log.Debug("credential cache miss", "reason", "expiring", "expires", e.Expires)
 		return aws.Credentials{}, false
+	case e.SSOTokenFile != "" && !fileExists(e.SSOTokenFile):
+		f.Log.Debug("credential cache miss", "reason", "the SSO login ended (aws sso logout?)", "ssoTokenFile", e.SSOTokenFile)
+		return aws.Credentials{}, false
 	}
 	return aws.Credentials{
 		AccessKeyID: e.AccessKeyID, SecretAccessKey: e.SecretAccessKey, SessionToken: e.SessionToken,
 		CanExpire: true, Expires: e.Expires, Source: e.Source + " (cached by ekstoken)",
 	}, true
+}
+
+// fileExists reports whether path names something, following symlinks as
+// the SDK does when it reads the token.
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

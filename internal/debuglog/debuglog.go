@@ -6,6 +6,8 @@ package debuglog
 import (
 	"io"
 	"log/slog"
+
+	"github.com/ekstoken/ekstoken/internal/debugenv"
 )
 
 // New returns a logger that writes to w when on, and discards otherwise.
@@ -26,9 +28,7 @@ func New(w io.Writer, on bool) *slog.Logger {
 }
 
 // Enabled reports whether the environment asks for debug output:
-// EKSTOKEN_DEBUG=1, or EKS_TOKEN_DEBUG=1 as the blog's script used.
-// internal/fastpath checks the same two variables without this package,
-// to keep log/slog off the hit path.
-func Enabled(getenv func(string) string) bool {
-	return getenv("EKSTOKEN_DEBUG") == "1" || getenv("EKS_TOKEN_DEBUG") == "1"
-}
+// EKSTOKEN_DEBUG or EKS_TOKEN_DEBUG (the blog's script's) set to 1, true,
+// yes or on. internal/fastpath asks the same internal/debugenv, which keeps
+// log/slog off the hit path.
+func Enabled(getenv func(string) string) bool { return debugenv.Enabled(getenv) }

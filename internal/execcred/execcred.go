@@ -8,10 +8,10 @@
 package execcred
 
 import (
-	"encoding/json"
-	"fmt"
 	"io"
 	"time"
+
+	"github.com/ekstoken/ekstoken/internal/jsonlite"
 )
 
 // The API versions of client.authentication.k8s.io.
@@ -47,18 +47,13 @@ func ReadInfo(getenv func(string) string) Info {
 	if raw == "" {
 		return Info{APIVersion: V1beta1}
 	}
-	var in struct {
-		APIVersion string `json:"apiVersion"`
-		Spec       struct {
-			Interactive bool `json:"interactive"`
-		} `json:"spec"`
-	}
-	if err := json.Unmarshal([]byte(raw), &in); err != nil {
+	apiVersion, interactive, ok := decodeInfo(raw)
+	if !ok {
 		return Info{APIVersion: V1beta1, Present: true, Warning: "Error parsing " + EnvVar +
 			", defaulting to " + V1beta1 + ". This is likely a bug in your Kubernetes client. Please update your Kubernetes client."}
 	}
-	info := Info{APIVersion: in.APIVersion, Interactive: in.Spec.Interactive, Present: true}
-	switch in.APIVersion {
+	info := Info{APIVersion: apiVersion, Interactive: interactive, Present: true}
+	switch apiVersion {
 	case V1, V1beta1:
 	case V1alpha1:
 		info.Warning = "Kubeconfig user entry is using deprecated API version " + V1alpha1 +
@@ -70,22 +65,53 @@ func ReadInfo(getenv func(string) string) Info {
 	return info
 }
 
+// decodeInfo reads apiVersion and spec.interactive as json.Unmarshal into
+// a struct of those two fields would: the document must be valid JSON, an
+// absent or null field is its zero value, and a field of the wrong type is
+// an error. TestDecodeInfoAgreesWithEncodingJSON holds it to that.
+func decodeInfo(raw string) (apiVersion string, interactive bool, ok bool) {
+	v, err := jsonlite.Parse([]byte(raw))
+	if err != nil {
+		return "", false, false
+	}
+	if v.Kind == jsonlite.Null {
+		return "", false, true
+	}
+	if v.Kind != jsonlite.Object {
+		return "", false, false
+	}
+	if a, found := v.Get("apiVersion"); found {
+		switch a.Kind {
+		case jsonlite.String:
+			apiVersion = a.Str
+		case jsonlite.Null:
+		default:
+			return "", false, false
+		}
+	}
+	spec, found := v.Get("spec")
+	if !found || spec.Kind == jsonlite.Null {
+		return apiVersion, false, true
+	}
+	if spec.Kind != jsonlite.Object {
+		return "", false, false
+	}
+	if i, found := spec.Get("interactive"); found {
+		switch i.Kind {
+		case jsonlite.Bool:
+			interactive = i.Bool
+		case jsonlite.Null:
+		default:
+			return "", false, false
+		}
+	}
+	return apiVersion, interactive, true
+}
+
 // Credential is the part of an ExecCredential that ekstoken fills in.
 type Credential struct {
 	Token      string
 	Expiration time.Time
-}
-
-type envelope struct {
-	Kind       string   `json:"kind"`
-	APIVersion string   `json:"apiVersion"`
-	Spec       struct{} `json:"spec"`
-	Status     status   `json:"status"`
-}
-
-type status struct {
-	ExpirationTimestamp string `json:"expirationTimestamp"`
-	Token               string `json:"token"`
 }
 
 // TimeFormat is RFC 3339 in UTC with whole seconds, as the aws CLI prints it.
@@ -95,14 +121,21 @@ const TimeFormat = "2006-01-02T15:04:05Z"
 // on every call, never replayed from a cache, so one cached token can serve
 // kubeconfigs of different apiVersions.
 func Write(w io.Writer, apiVersion string, c Credential) error {
-	env := envelope{Kind: "ExecCredential", APIVersion: apiVersion, Status: status{
-		ExpirationTimestamp: c.Expiration.UTC().Format(TimeFormat),
-		Token:               c.Token,
-	}}
-	b, err := json.Marshal(env)
-	if err != nil {
-		return fmt.Errorf("encode ExecCredential: %w", err)
-	}
-	_, err = w.Write(append(b, '\n'))
+	_, err := w.Write(Marshal(apiVersion, c))
 	return err
+}
+
+// Marshal is the ExecCredential Write prints, newline included: the bytes
+// json.Marshal gives for {kind, apiVersion, spec: {}, status:
+// {expirationTimestamp, token}}, written without reflection
+// (TestMarshalAgreesWithEncodingJSON).
+func Marshal(apiVersion string, c Credential) []byte {
+	b := make([]byte, 0, 160+len(c.Token))
+	b = append(b, `{"kind":"ExecCredential","apiVersion":`...)
+	b = jsonlite.AppendString(b, apiVersion)
+	b = append(b, `,"spec":{},"status":{"expirationTimestamp":`...)
+	b = jsonlite.AppendString(b, c.Expiration.UTC().Format(TimeFormat))
+	b = append(b, `,"token":`...)
+	b = jsonlite.AppendString(b, c.Token)
+	return append(b, "}}\n"...)
 }

@@ -20,13 +20,13 @@
 package fastpath
 
 import (
-	"bytes"
 	"io"
-	"strings"
 	"time"
 
+	"github.com/ekstoken/ekstoken/internal/debugenv"
 	"github.com/ekstoken/ekstoken/internal/entryfile"
 	"github.com/ekstoken/ekstoken/internal/execcred"
+	"github.com/ekstoken/ekstoken/internal/strlite"
 	"github.com/ekstoken/ekstoken/internal/tokencache"
 )
 
@@ -57,7 +57,7 @@ func Serve(env Env) (bool, error) {
 	r, ok := Parse(env.Args)
 	// --debug runs take the full program, which logs the hit as well; this
 	// keeps log/slog, and the time it takes to initialize, off the hit.
-	if !ok || r.NoCache || r.ForceRefresh || r.Debug || env.Getenv("EKSTOKEN_DEBUG") == "1" || env.Getenv("EKS_TOKEN_DEBUG") == "1" {
+	if !ok || r.NoCache || r.ForceRefresh || r.Debug || debugenv.Enabled(env.Getenv) {
 		return false, nil
 	}
 	if r.CacheDir == "" {
@@ -73,15 +73,12 @@ func Serve(env Env) (bool, error) {
 	}
 	// Build the whole answer before printing any of it: past this point
 	// nothing may fall back to the full program.
-	var out bytes.Buffer
 	info := execcred.ReadInfo(env.Getenv)
-	if err := execcred.Write(&out, info.APIVersion, cred); err != nil {
-		return false, nil
-	}
+	out := execcred.Marshal(info.APIVersion, cred)
 	if info.Warning != "" {
 		io.WriteString(env.Stderr, info.Warning+"\n")
 	}
-	_, err := env.Stdout.Write(out.Bytes())
+	_, err := env.Stdout.Write(out)
 	return true, err
 }
 
@@ -112,8 +109,13 @@ func Flags() []string {
 }
 
 func commandComplete(words []string) bool {
-	w := strings.Join(words, " ")
-	return w == "token" || w == "eks get-token"
+	switch len(words) {
+	case 1:
+		return words[0] == "token"
+	case 2:
+		return words[0] == "eks" && words[1] == "get-token"
+	}
+	return false
 }
 
 // Parse reads `token ...` and `[globals] eks get-token ...` command lines
@@ -126,12 +128,13 @@ func Parse(args []string) (Request, bool) {
 	seen := map[string]bool{}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		name, value, hasValue := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		long, isLong := strlite.CutPrefix(a, "--")
+		name, value, hasValue := strlite.Cut(long, "=")
 		switch {
-		case !strings.HasPrefix(a, "-"):
+		case !strlite.HasPrefix(a, "-"):
 			words = append(words, a)
 			continue
-		case !strings.HasPrefix(a, "--") || a == "--" || seen[name]:
+		case !isLong || a == "--" || seen[name]:
 			return Request{}, false
 		case boolFlags[name] && !hasValue:
 			value = "true"
@@ -158,6 +161,10 @@ func Parse(args []string) (Request, bool) {
 		return Request{}, false
 	}
 	if (r.ClusterName == "") == (r.ClusterID == "") {
+		return Request{}, false
+	}
+	// Role flags without the role are a usage error of the full program.
+	if r.RoleARN == "" && (r.ExternalID != "" || r.SessionName != tokencache.DefaultSessionName) {
 		return Request{}, false
 	}
 	return r, true

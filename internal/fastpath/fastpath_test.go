@@ -3,6 +3,7 @@ package fastpath
 import (
 	"bytes"
 	"encoding/base64"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ekstoken/ekstoken/internal/cache"
+	"github.com/ekstoken/ekstoken/internal/debugenv"
 	"github.com/ekstoken/ekstoken/internal/execcred"
 	"github.com/ekstoken/ekstoken/internal/tokencache"
 )
@@ -122,6 +124,7 @@ func TestParseDeclinesTheUnusual(t *testing.T) {
 		"token --cluster-name a --bogus", "token --cluster-name a --output yaml",
 		"token --cluster-name a --refresh-margin x", "token --cluster-name a --refresh-margin -1s",
 		"token --cluster-name a --debug=false", "token --cluster-name a --", "get-token --cluster-name a",
+		"token --cluster-name a --external-id x", "token --cluster-name a --session-name me",
 	} {
 		if r, ok := Parse(strings.Fields(line)); ok {
 			t.Errorf("Parse(%q) = %+v, want a decline", line, r)
@@ -144,6 +147,52 @@ func TestImportsStayLight(t *testing.T) {
 			strings.HasPrefix(pkg, "github.com/") && !strings.HasPrefix(pkg, "github.com/ekstoken/"),
 			strings.HasPrefix(pkg, "golang.org/x/"):
 			t.Errorf("the hit path imports %s", pkg)
+		}
+	}
+}
+
+// Every spelling of "on" that the full program's debug logger accepts makes
+// the hit path decline, so the full program runs and logs; "off" spellings
+// still serve the hit.
+func TestServeDeclinesEveryDebugSpelling(t *testing.T) {
+	for _, k := range debugenv.Vars {
+		for _, v := range []string{"1", "true", "TRUE", "yes", "on", "0", "false", "no", ""} {
+			w := newWorld(t)
+			w.env[k] = v
+			served := w.serve("token --cluster-name prod --region eu-west-1")
+			if on := debugenv.Enabled(func(n string) string { return w.env[n] }); served == on {
+				t.Errorf("%s=%q: served %v, want %v (debug %v)", k, v, served, !on, on)
+			}
+			if v == "true" && served {
+				t.Errorf("%s=true served the hit without the debug log", k)
+			}
+		}
+	}
+}
+
+// A token signed with SSO role credentials is served on the hit path only
+// while the SSO login's token file exists: `aws sso logout` removes it, and
+// the full program then resolves (and says to log in).
+func TestServeEndsWithSSOLogin(t *testing.T) {
+	for _, loggedIn := range []bool{true, false} {
+		w := newWorld(t)
+		sso := filepath.Join(w.home, ".aws", "sso", "cache", "5f2a.json")
+		if loggedIn {
+			if err := os.MkdirAll(filepath.Dir(sso), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(sso, []byte(`{}`), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		id := tokencache.NewIdentity(tokencache.Request{ClusterName: "prod", Region: "eu-west-1", SessionName: tokencache.DefaultSessionName}, w.getenv, w.home)
+		e := tokencache.NewEntry(fakeToken())
+		e.CredentialSource, e.SSOTokenFile = "SSOProvider", sso
+		if err := (cache.Store{Dir: filepath.Join(w.home, ".kube", "cache", "ekstoken")}).Write(id.Name(), e); err != nil {
+			t.Fatal(err)
+		}
+		if served := w.serve("token --cluster-name prod --region eu-west-1"); served != loggedIn {
+			t.Errorf("SSO login in place %v: served %v", loggedIn, served)
 		}
 	}
 }

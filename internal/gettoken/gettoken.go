@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -71,7 +72,8 @@ func Run(ctx context.Context, env Env, in Input) error {
 
 	if env.Store != nil && !in.ForceRefresh {
 		if c, ok := env.lookup(*env.Store, name, in.Margin); ok {
-			env.Log.Debug("cache hit", "remaining", c.Expiration.Sub(env.Now()).Round(time.Second), "file", env.Store.Path(name), "took", env.Now().Sub(start))
+			env.Log.Debug("cache hit", "remaining", c.Expiration.Sub(env.Now()).Round(time.Second), "file", env.Store.Path(name),
+				"credentialSource", env.signedBy(ctx, *env.Store, name), "took", env.Now().Sub(start))
 			return execcred.Write(env.Stdout, info.APIVersion, c)
 		}
 		// One refresh for many parallel kubectl runs: wait for whoever is
@@ -97,6 +99,8 @@ func Run(ctx context.Context, env Env, in Input) error {
 		Region: in.Region, Profile: in.Profile,
 		RoleARN: in.RoleARN, SessionName: in.SessionName, ExternalID: in.ExternalID,
 		EffectiveProfile: id.Profile, ConfigFile: id.Config.Path, CredentialsFile: id.Credentials.Path,
+		FromKubectl: info.Present, LoginCommand: env.loginCommand(in, id),
+		Getenv: env.Getenv, Now: env.Now, Log: env.Log,
 	}
 	if interactive {
 		opts.MFACode = awsauth.TerminalPrompt(env.Stdin, env.Stderr)
@@ -107,6 +111,7 @@ func Run(ctx context.Context, env Env, in Input) error {
 		opts.Cache = &awsauth.FileCache{
 			Store: *env.Store, Name: id.CredentialsName(), Profile: id.Profile, RoleARN: in.RoleARN, Now: env.Now,
 			Window: in.Margin + credentialsWindow, LockTimeout: env.LockTimeout, Log: env.Log,
+			Renew: in.ForceRefresh,
 		}
 	}
 	res, err := env.Resolve(ctx, opts)
@@ -123,11 +128,18 @@ func Run(ctx context.Context, env Env, in Input) error {
 		case !in.SSOLogin:
 			sso.Hint = "or add --sso-login to the kubeconfig user's args to have ekstoken run it"
 		case !interactive:
-			sso.Hint = "--sso-login runs it only when kubectl lends a terminal: set `interactiveMode: IfAvailable` on the kubeconfig user"
+			// kubectl does not say why it lent no terminal: name both causes.
+			sso.Hint = "--sso-login runs it only when kubectl lends a terminal, and this run had none: kubectl ran in a pipe or an IDE, " +
+				"or the kubeconfig user says `interactiveMode: Never` (then set `interactiveMode: IfAvailable`)"
 		}
 	}
 	if err != nil {
 		return err
+	}
+	// Whatever resolved them, credentials that have ended sign nothing:
+	// STS would refuse the token while kubectl believed it.
+	if c := res.Credentials; c.CanExpire && !c.Expires.After(env.Now()) {
+		return &awsauth.ExpiredError{Source: c.Source, Profile: id.Profile, Expires: c.Expires, Now: env.Now()}
 	}
 	env.Log.Debug("credentials resolved", "source", res.Credentials.Source, "accessKeyId", res.Credentials.AccessKeyID,
 		"expires", expiresText(res.Credentials), "took", env.Now().Sub(start))
@@ -140,6 +152,7 @@ func Run(ctx context.Context, env Env, in Input) error {
 	entry := tokencache.NewEntry(tok)
 	entry.Cluster, entry.Region, entry.Profile, entry.RoleARN = id.Cluster, res.Config.Region, id.Profile, in.RoleARN
 	entry.AccessKeyID, entry.CredentialSource = res.Credentials.AccessKeyID, res.Credentials.Source
+	entry.SSOTokenFile = res.SSOTokenFile
 	if res.Credentials.CanExpire {
 		entry.CredentialsExpire = res.Credentials.Expires.UTC()
 	}
@@ -176,6 +189,54 @@ func (env Env) lookup(s cache.Store, name string, margin time.Duration) (execcre
 		env.Log.Debug("cache miss", "reason", why, "file", s.Path(name))
 	}
 	return c, ok
+}
+
+// signedBy names, for the debug log of a hit, the credentials that signed
+// the cached token: one more read, only when debugging.
+func (env Env) signedBy(ctx context.Context, s cache.Store, name string) string {
+	if !env.Log.Enabled(ctx, slog.LevelDebug) {
+		return ""
+	}
+	var e tokencache.Entry
+	if err := s.Read(name, &e); err != nil {
+		return "unknown"
+	}
+	return e.CredentialSource
+}
+
+// loginCommand is the command that, run once in a terminal, does what this
+// run could not (an MFA prompt) and leaves the result in the cache this
+// run reads: the same cluster, region, profile, role and cache directory.
+func (env Env) loginCommand(in Input, id tokencache.Identity) string {
+	args := []string{"ekstoken", "token"}
+	add := func(flag, v string) {
+		if v != "" {
+			args = append(args, flag, shellQuote(v))
+		}
+	}
+	add("--cluster-name", in.ClusterName)
+	add("--cluster-id", in.ClusterID)
+	add("--region", id.Region)
+	add("--profile", id.Profile)
+	add("--role-arn", in.RoleARN)
+	if in.SessionName != tokencache.DefaultSessionName {
+		add("--session-name", in.SessionName)
+	}
+	add("--external-id", in.ExternalID)
+	if env.Store != nil && env.Store.Dir != tokencache.DefaultDir(env.Getenv, env.Home) {
+		add("--cache-dir", env.Store.Dir)
+	}
+	return strings.Join(args, " ")
+}
+
+// shellQuote quotes v for a POSIX shell when it needs it.
+func shellQuote(v string) string {
+	if strings.IndexFunc(v, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:@=+,", r))
+	}) < 0 {
+		return v
+	}
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
 }
 
 func expiresText(c aws.Credentials) string {

@@ -1,6 +1,6 @@
 // Package token reads EKS bearer tokens: "k8s-aws-v1." followed by the
 // unpadded base64url of an STS GetCallerIdentity URL presigned with the
-// header x-k8s-aws-id (../shared/reference/token-spec.md). It imports only
+// header x-k8s-aws-id (docs/token.md). It imports only
 // the standard library, because it runs on every cache hit; making tokens is
 // package signer's job.
 package token
@@ -8,9 +8,9 @@ package token
 import (
 	"encoding/base64"
 	"errors"
-	"fmt"
-	"strings"
 	"time"
+
+	"github.com/ekstoken/ekstoken/internal/strlite"
 )
 
 const (
@@ -44,26 +44,28 @@ func (c Claims) Expires() time.Time { return c.SignedAt.Add(Lifetime) }
 // is one a SigV4 presigner wrote, and Parse reads three plain fields of it;
 // TestParseAgreesWithNetURL and FuzzParse hold it to net/url's reading.
 func Parse(tok string) (Claims, error) {
-	rest, ok := strings.CutPrefix(tok, Prefix)
+	rest, ok := strlite.CutPrefix(tok, Prefix)
 	if !ok {
 		return Claims{}, errors.New("not an EKS token: missing prefix " + Prefix)
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(rest)
 	if err != nil {
-		return Claims{}, fmt.Errorf("decode token: %w", err)
+		return Claims{}, errors.New("decode token: " + err.Error())
 	}
-	hostAndQuery, ok := strings.CutPrefix(string(raw), "https://")
+	hostAndQuery, ok := strlite.CutPrefix(string(raw), "https://")
 	if !ok {
 		return Claims{}, errors.New("token URL is not https")
 	}
-	// EKS wants the path to be exactly "/" (token-spec.md §7.4).
-	host, query, ok := strings.Cut(hostAndQuery, "/?")
+	// EKS wants the path to be exactly "/" (docs/token.md).
+	host, query, ok := strlite.Cut(hostAndQuery, "/?")
 	if !ok || !isHostName(host) || !isQuery(query) {
 		return Claims{}, errors.New("token URL is not https://<sts host>/?<query>")
 	}
 	var date, credential string
-	for _, kv := range strings.Split(query, "&") {
-		k, v, _ := strings.Cut(kv, "=")
+	for more := true; more; {
+		var kv string
+		kv, query, more = strlite.Cut(query, "&")
+		k, v, _ := strlite.Cut(kv, "=")
 		var field *string
 		switch k {
 		case "X-Amz-Date":
@@ -74,20 +76,23 @@ func Parse(tok string) (Claims, error) {
 			continue
 		}
 		if *field != "" {
-			// EKS rejects repeated parameters (token-spec.md §2.3, check 7).
-			return Claims{}, fmt.Errorf("token repeats %s", k)
+			// EKS rejects repeated parameters (docs/token.md).
+			return Claims{}, errors.New("token repeats " + k)
 		}
 		*field = v
 	}
 	signedAt, err := time.Parse(dateFormat, date)
 	if err != nil {
-		return Claims{}, fmt.Errorf("token X-Amz-Date: %w", err)
+		return Claims{}, errors.New("token X-Amz-Date: " + err.Error())
 	}
 	// The credential is "<key ID>/<date>/<region>/sts/aws4_request" with
 	// its slashes percent-encoded; key IDs are letters and digits.
 	akid := credential
-	if i := strings.Index(strings.ToUpper(credential), "%2F"); i >= 0 {
-		akid = credential[:i]
+	for i := 0; i+2 < len(credential); i++ {
+		if credential[i] == '%' && credential[i+1] == '2' && (credential[i+2] == 'F' || credential[i+2] == 'f') {
+			akid = credential[:i]
+			break
+		}
 	}
 	if !isKeyID(akid) {
 		return Claims{}, errors.New("token has no X-Amz-Credential")

@@ -7,6 +7,7 @@ package tokencache
 import (
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/ekstoken/ekstoken/internal/entryfile"
@@ -55,6 +56,10 @@ type Entry struct {
 	RoleARN          string `json:"roleArn,omitempty"`
 	AccessKeyID      string `json:"accessKeyId"`
 	CredentialSource string `json:"credentialSource,omitempty"`
+	// SSOTokenFile is, for a token signed with SSO role credentials, the
+	// SSO access token file they were got with. `aws sso logout` removes
+	// it, and the token is not served after that.
+	SSOTokenFile string `json:"ssoTokenFile,omitempty"`
 }
 
 // Lifetime is when an entry's token stops working, and why.
@@ -124,6 +129,12 @@ func Lookup(r Reader, name string, now time.Time, margin time.Duration) (execcre
 	}
 	if ok, why := life.Fresh(now, margin); !ok {
 		return execcred.Credential{}, why, false
+	}
+	if e.SSOTokenFile != "" {
+		// One stat, for SSO entries only: a logout ends the token.
+		if _, err := os.Stat(e.SSOTokenFile); err != nil {
+			return execcred.Credential{}, "the SSO login ended (aws sso logout?): " + e.SSOTokenFile + " is gone", false
+		}
 	}
 	return execcred.Credential{Token: e.Token, Expiration: life.ServeUntil(margin)}, "", true
 }

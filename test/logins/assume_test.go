@@ -26,7 +26,7 @@ func TestAssumeRoleProfile(t *testing.T) {
 	}{
 		{cluster: "alpha"}, {cluster: "beta"}, {cluster: "gamma"},
 		{cluster: "alpha"}, // token cache hit
-		{cluster: "beta", flags: []string{"--force-refresh"}}, // a miss that needs credentials again
+		{cluster: "delta"}, // a token miss, answered from the credential cache
 	} {
 		c := mustToken(t, env, tokenArgs(run.cluster, append(run.flags, "--profile", "dev")...)...)
 		role := onlyRole(t) // one role session for every run so far
@@ -68,8 +68,8 @@ func TestAssumeRoleProfile(t *testing.T) {
 	if entry.AccessKeyID != role.AccessKeyID || entry.SessionToken != role.SessionToken {
 		t.Errorf("credential cache holds %s, want the assumed role's %s", entry.AccessKeyID, role.AccessKeyID)
 	}
-	if n := len(sb.cacheFiles(t, "token-")); n != 3 {
-		t.Errorf("%d token entries, want 3 (one per cluster)", n)
+	if n := len(sb.cacheFiles(t, "token-")); n != 4 {
+		t.Errorf("%d token entries, want 4 (one per cluster)", n)
 	}
 }
 

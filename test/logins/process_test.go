@@ -179,6 +179,10 @@ func TestCredentialProcessBadOutputKeepsSecrets(t *testing.T) {
 			if strings.Contains(stderr, "SUPERSECRETKEY") || strings.Contains(stderr, "SESSIONSECRET") {
 				t.Errorf("stderr holds the process's secrets: %s", stderr)
 			}
+			// Nor in the debug log, which keeps the SDK's error chains.
+			if debug := mustFail(t, sb.env("AWS_PROFILE=proc"), tokenArgs("alpha", "--debug")...); strings.Contains(debug, "SUPERSECRETKEY") || strings.Contains(debug, "SESSIONSECRET") {
+				t.Errorf("--debug shows the process's secrets: %s", debug)
+			}
 			if !strings.Contains(stderr, "credential_process") || !strings.Contains(stderr, "run the process by hand") {
 				t.Errorf("stderr does not say what to do: %s", stderr)
 			}
