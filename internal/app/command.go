@@ -81,6 +81,11 @@ func execCommand(env *Env, forced string, absolute bool) (commandChoice, error) 
 			break
 		}
 	}
+	if abs == self && goRunBinary(self) {
+		// `go run` deletes its binary on exit: a kubeconfig naming it
+		// would break as soon as setup returns.
+		return commandChoice{}, fmt.Errorf("this ekstoken runs from `go run`'s temporary directory (%s), which is gone when it exits: install it with `go install ./cmd/ekstoken` and run that, or pass --command", filepath.Dir(self))
+	}
 	if absolute {
 		return commandChoice{command: abs}, nil
 	}
@@ -91,6 +96,17 @@ func execCommand(env *Env, forced string, absolute bool) (commandChoice, error) 
 	return commandChoice{command: abs, note: fmt.Sprintf(
 		"%s, so kubectl could not run it: writing the full path %s. Put %s first on PATH and run again (or pass --command ekstoken) to write the bare name.",
 		why, abs, filepath.Dir(abs))}, nil
+}
+
+// goRunBinary reports whether path is a binary that `go run` (or `go
+// test`) built in its temporary work directory.
+func goRunBinary(path string) bool {
+	for _, part := range strings.Split(filepath.ToSlash(filepath.Dir(path)), "/") {
+		if strings.HasPrefix(part, "go-build") {
+			return true
+		}
+	}
+	return false
 }
 
 // lookPath finds name in the directories of path as kubectl's

@@ -119,6 +119,33 @@ func TestExecCommand(t *testing.T) {
 	}
 }
 
+// A binary from `go run` is deleted when it exits: its path is never
+// written, though the bare name still is when PATH has ekstoken.
+func TestExecCommandRefusesGoRun(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("exec bits")
+	}
+	root := t.TempDir()
+	tmp := filepath.Join(root, "go-build2301", "b001", "exe")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	self := filepath.Join(tmp, "ekstoken")
+	if err := os.WriteFile(self, []byte("x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, abs := range []bool{false, true} {
+		env := &Env{Getenv: func(string) string { return "" }, Executable: func() (string, error) { return self, nil }}
+		if got, err := execCommand(env, "", abs); err == nil || !strings.Contains(err.Error(), "go install") {
+			t.Errorf("absolute=%v: %+v, %v; want an error saying to install it", abs, got, err)
+		}
+	}
+	env := &Env{Getenv: func(k string) string { return map[string]string{"PATH": tmp}[k] }, Executable: func() (string, error) { return self, nil }}
+	if got, err := execCommand(env, "", false); err != nil || got.command != "ekstoken" {
+		t.Errorf("go run binary on PATH: %+v, %v", got, err)
+	}
+}
+
 func mustGetwd(t *testing.T) string {
 	t.Helper()
 	wd, err := os.Getwd()
