@@ -155,7 +155,8 @@ func TestDiffBigKubeconfigHasSmallHunks(t *testing.T) {
 	}
 }
 
-// setup, a rerun, a dry run and Names stay linear in the number of users.
+// setup, a rerun, a dry run, Names and Upsert (update-kubeconfig) stay
+// linear in the number of users.
 // The guard is the allocation count, which a busy machine does not change:
 // four times the users may allocate at most five times as often (linear
 // is four, quadratic sixteen). Time is a second, coarse guard for work
@@ -190,6 +191,12 @@ func TestBigKubeconfigIsLinear(t *testing.T) {
 	if !raceEnabled {
 		hugeOut = rewritten(huge)
 	}
+	entry := Entry{ClusterName: "new", Server: "https://new.example", Exec: Exec{Command: "ekstoken", Args: []string{"token", "--cluster-name", "new"}}, SetCurrent: true}
+	upsert := func(src []byte) {
+		if _, err := Upsert(src, entry); err != nil {
+			t.Fatal(err)
+		}
+	}
 	fastest := func(f func()) time.Duration {
 		best := time.Duration(1 << 62)
 		for range 3 {
@@ -208,6 +215,7 @@ func TestBigKubeconfigIsLinear(t *testing.T) {
 		{"rerun", func() { rewritten(smallOut) }, func() { rewritten(bigOut) }, func() { rewritten(hugeOut) }},
 		{"dry run diff", func() { Diff("c", small, smallOut) }, func() { Diff("c", big, bigOut) }, func() { Diff("c", huge, hugeOut) }},
 		{"names", func() { _, _, _ = Names(small) }, func() { _, _, _ = Names(big) }, func() { _, _, _ = Names(huge) }},
+		{"upsert", func() { upsert(small) }, func() { upsert(big) }, func() { upsert(huge) }},
 	} {
 		as, ab := testing.AllocsPerRun(1, tc.small), testing.AllocsPerRun(1, tc.big)
 		if ab > 5*as {

@@ -107,7 +107,7 @@ func UpsertOutcome(src []byte, e Entry) ([]byte, Outcome, error) {
 	if err != nil {
 		return nil, Unchanged, err
 	}
-	if err := verifyUpsert(src, out, e, ents); err != nil {
+	if err := verifyUpsert(d, out, e, ents); err != nil {
 		return nil, Unchanged, err
 	}
 	switch {
@@ -480,9 +480,11 @@ func writeJSON(b *strings.Builder, n *yaml.Node, unit, nl, base, colon, comma st
 }
 
 // verifyUpsert checks that out is src with exactly e's entries upserted.
-func verifyUpsert(src, out []byte, e Entry, ents []upsertList) error {
+func verifyUpsert(d *doc, out []byte, e Entry, ents []upsertList) error {
+	// The tree parse already built, rather than a second parse of src: a
+	// kubeconfig of thousands of entries costs a second or more to parse.
 	want := map[string]any{}
-	if err := yaml.Unmarshal(src, &want); err != nil || len(want) == 0 {
+	if d.root == nil || d.root.Decode(&want) != nil || len(want) == 0 {
 		want = map[string]any{"apiVersion": "v1", "kind": "Config", "preferences": map[string]any{}, "current-context": ""}
 	}
 	for _, l := range ents {
