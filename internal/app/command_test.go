@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -175,5 +176,42 @@ func TestCommandFlagConflicts(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{" ekstoken"}, got); diff != "" {
 		t.Errorf("refused --command values (-want +got):\n%s", diff)
+	}
+}
+
+// A user that an earlier setup pointed at the bare name, on a machine
+// where kubectl will not find it, is named with what to do; a user that
+// runs ekstoken by its path is left alone quietly.
+func TestSetupNamesBareUsersKubectlCannotRun(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("exec bits")
+	}
+	dir := t.TempDir()
+	self := filepath.Join(dir, "bin", "ekstoken")
+	if err := os.MkdirAll(filepath.Dir(self), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(self, []byte("x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	kc := filepath.Join(dir, "config")
+	user := func(name, command string) string {
+		return "- name: " + name + "\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: " + command + "\n      args: [token, --cluster-name, c, --region, eu-west-1]\n"
+	}
+	src := "apiVersion: v1\nusers:\n" + user("bare", "ekstoken") + user("abs", "/usr/local/bin/ekstoken")
+	if err := os.WriteFile(kc, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"", filepath.Dir(self)} {
+		var out, errb strings.Builder
+		code := Run(t.Context(), Env{
+			Args: []string{"setup", "--kubeconfig", kc}, Getenv: func(k string) string { return map[string]string{"PATH": path}[k] },
+			Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Now: time.Now, Home: dir,
+			Executable: func() (string, error) { return self, nil },
+		})
+		warned := strings.Contains(errb.String(), `"bare" alone: already runs ekstoken, but`) && strings.Contains(errb.String(), "command to "+self)
+		if code != 0 || warned != (path == "") || strings.Contains(errb.String(), `"abs" alone: already runs ekstoken, but`) {
+			t.Errorf("PATH %q: exit %d, stderr:\n%s", path, code, errb.String())
+		}
 	}
 }

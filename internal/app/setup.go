@@ -133,6 +133,10 @@ func (o *setupOptions) run(ctx context.Context, env *Env, files []string) error 
 			Command:         command,
 			ProfileNeedsMFA: func(p string) bool { return profileNeedsMFA(ctx, env, p) },
 			Skipped: func(user, reason string) {
+				if reason == kubeconfig.AlreadyBare && command != binaryName {
+					// An earlier setup wrote the bare name; kubectl will not find it.
+					reason += ", but `ekstoken` is not this binary on PATH: put it on PATH, or set that user's command to " + command
+				}
 				fmt.Fprintf(env.Stderr, "%s: left user %q alone: %s\n", path, user, reason)
 			},
 		}

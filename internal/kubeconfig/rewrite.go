@@ -24,6 +24,11 @@ const (
 	APIVersionV1       = "client.authentication.k8s.io/v1"
 )
 
+// AlreadyBare is the reason Rewrite gives for leaving alone a user that
+// runs ekstoken by its bare name, which works only where kubectl's PATH
+// has it.
+const AlreadyBare = "already runs ekstoken"
+
 // RewriteOptions selects the users Rewrite converts and what they run.
 type RewriteOptions struct {
 	// Command is what converted users run: "ekstoken" or an absolute path.
@@ -313,7 +318,10 @@ func (d *doc) planExec(ex *yaml.Node, opts RewriteOptions, endpointRegion string
 		return p, "exec has no command", nil
 	}
 	if commandBase(command) == "ekstoken" {
-		return p, "already runs ekstoken", nil
+		if command != "ekstoken" {
+			return p, fmt.Sprintf("already runs ekstoken (%s)", command), nil
+		}
+		return p, AlreadyBare, nil
 	}
 	var args []string
 	_, argsNode := mapGet(ex, "args")
