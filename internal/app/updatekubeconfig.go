@@ -149,7 +149,7 @@ func (o *updateKubeconfigOptions) run(c *cobra.Command, env *Env, g *globalOptio
 		}
 		fmt.Fprintln(env.Stderr, outcomeLine(outcome, e.ContextName, path, o.dryRun))
 	}
-	if o.all && !o.setCurrent {
+	if !o.setCurrent {
 		if cur := currentContext(out); cur != "" {
 			fmt.Fprintf(env.Stderr, "current-context stays %s (switch with kubectl config use-context, or pass --set-current)\n", cur)
 		} else {

@@ -283,7 +283,7 @@ users:
 		},
 		{
 			args:  []string{"--name", "a", "--set-current=false"},
-			lines: []string{"Context " + clusterARN("a") + " in " + kc + " is up to date"},
+			lines: []string{"Context " + clusterARN("a") + " in " + kc + " is up to date", "current-context stays other"},
 			want:  state{Current: "other", Modes: map[string]string{"other": "", "a": "", "b": "Never", "c": ""}},
 		},
 		{
