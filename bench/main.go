@@ -98,7 +98,7 @@ func run(runs int, out io.Writer) error {
 	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", floor, "./bench/floor")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if o, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("build ./bench/floor: %v\n%s", err, o)
+		return fmt.Errorf("build ./bench/floor: %w\n%s", err, o)
 	}
 	root, err := devbin.RepoRoot()
 	if err != nil {

@@ -89,13 +89,13 @@ func run() error {
 	}
 	out, _, err := k("ekstoken", "get", "namespaces")
 	if err != nil {
-		return fmt.Errorf("kubectl get namespaces: %v\n%s", err, out)
+		return fmt.Errorf("kubectl get namespaces: %w\n%s", err, out)
 	}
 	step("kubectl get namespaces (cold: ekstoken signs a token and caches it)")
 	fmt.Print(indent(out))
 	out, _, err = k("ekstoken", "auth", "whoami")
 	if err != nil {
-		return fmt.Errorf("kubectl auth whoami: %v\n%s", err, out)
+		return fmt.Errorf("kubectl auth whoami: %w\n%s", err, out)
 	}
 	step("kubectl auth whoami (the server mapped the signed identity)")
 	fmt.Print(indent(out))
@@ -105,7 +105,7 @@ func run() error {
 	clear := exec.Command(bin, "clear")
 	clear.Env = append(os.Environ(), "EKSTOKEN_CACHE_DIR="+env["EKSTOKEN_CACHE_DIR"])
 	if out, err := clear.CombinedOutput(); err != nil {
-		return fmt.Errorf("ekstoken clear: %v\n%s", err, out)
+		return fmt.Errorf("ekstoken clear: %w\n%s", err, out)
 	}
 	_, cold, err := k("ekstoken", "get", "namespaces")
 	if err != nil {
@@ -135,7 +135,7 @@ func run() error {
 	status.Env = append(os.Environ(), "EKSTOKEN_CACHE_DIR="+env["EKSTOKEN_CACHE_DIR"])
 	out2, err := status.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("ekstoken status: %v\n%s", err, out2)
+		return fmt.Errorf("ekstoken status: %w\n%s", err, out2)
 	}
 	step("ekstoken status")
 	fmt.Print(indent(string(out2)))

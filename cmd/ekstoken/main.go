@@ -7,12 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/ekstoken/ekstoken/internal/app"
 	// A cache hit is answered in this package's init, before the AWS SDK
 	// initializes; see its package comment.
-	_ "github.com/ekstoken/ekstoken/internal/fastpath"
+	_ "github.com/ekstoken/ekstoken/cmd/ekstoken/internal/hit"
 	"golang.org/x/term"
 )
 
@@ -20,7 +21,7 @@ import (
 var version = "dev"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	home, _ := os.UserHomeDir()
 	code := app.Run(ctx, app.Env{
 		Args:   os.Args[1:],

@@ -74,29 +74,79 @@ func TestFastPathParsesLikeCobra(t *testing.T) {
 		"--region eu-west-1 eks --profile p get-token --cluster-name prod --debug",
 	}
 	for _, line := range lines {
-		args := strings.Fields(line)
-		fast, ok := fastpath.Parse(args)
-		in, cacheDir, cobraOK := parseWithCobra(t, args)
-		if !ok {
-			continue
-		}
-		if !cobraOK {
-			t.Errorf("%q: the fast path accepts what cobra rejects", line)
-			continue
-		}
-		want := fastpath.Request{Request: in.Request, Margin: in.Margin, NoCache: in.NoCache, ForceRefresh: in.ForceRefresh}
-		fast.Debug = false
-		if fast.CacheDir == "" {
-			fast.CacheDir = "/home/test/.kube/cache/ekstoken"
-		}
-		if in.NoCache {
-			cacheDir = fast.CacheDir // cobra opens no store with --no-cache
-		}
-		want.CacheDir = cacheDir
-		if diff := cmp.Diff(want, fast); diff != "" {
-			t.Errorf("%q (-cobra +fastpath):\n%s", line, diff)
-		}
+		checkParity(t, strings.Fields(line))
 	}
+}
+
+// checkParity fails when the fast path answers a command line that cobra
+// rejects or reads differently.
+func checkParity(t *testing.T, args []string) {
+	t.Helper()
+	fast, ok := fastpath.Parse(args)
+	if !ok {
+		return
+	}
+	in, cacheDir, cobraOK := parseWithCobra(t, args)
+	if !cobraOK {
+		t.Errorf("%q: the fast path accepts what cobra rejects", args)
+		return
+	}
+	want := fastpath.Request{Request: in.Request, Margin: in.Margin, NoCache: in.NoCache, ForceRefresh: in.ForceRefresh}
+	fast.Debug = false
+	if fast.CacheDir == "" {
+		fast.CacheDir = "/home/test/.kube/cache/ekstoken"
+	}
+	if in.NoCache {
+		cacheDir = fast.CacheDir // cobra opens no store with --no-cache
+	}
+	want.CacheDir = cacheDir
+	if diff := cmp.Diff(want, fast); diff != "" {
+		t.Errorf("%q (-cobra +fastpath):\n%s", args, diff)
+	}
+}
+
+// words are what command lines are made of in FuzzFastPathParsesLikeCobra:
+// every command word and flag, in both --flag value and --flag=value
+// forms, values that look like flags, and the odd spellings a parser can
+// get wrong.
+var words = func() []string {
+	w := []string{"token", "eks", "get-token", "version", "status", "setup", "--", "-", "-h", "--help", "-v",
+		"prod", "eu-west-1", "us-west-2", "5m", "0s", "14m", "-1s", "json", "yaml", "arn:aws:iam::1:role/r", "/tmp/c", "",
+		"--cluster-name=prod", "--region=eu-west-1", "--refresh-margin=0s", "--output=json", "--debug=false", "--no-cache=true",
+		"eks get-token", "--Region", "---region", "--region=", "=x", "-region"}
+	for _, f := range fastpath.Flags() {
+		w = append(w, "--"+f)
+	}
+	slices.Sort(w)
+	return w
+}()
+
+// FuzzFastPathParsesLikeCobra builds command lines from words, one word a
+// byte, and checks that the fast path never answers one that cobra reads
+// otherwise.
+func FuzzFastPathParsesLikeCobra(f *testing.F) {
+	for _, line := range []string{
+		"token --cluster-name prod --region eu-west-1",
+		"--region eu-west-1 eks get-token --cluster-name prod --output json",
+		"token --cluster-name prod --role-arn arn:aws:iam::1:role/r --session-name prod --external-id prod",
+		"token --cluster-id prod --refresh-margin 5m --cache-dir /tmp/c --no-credential-cache --sso-login",
+	} {
+		var seed []byte
+		for _, w := range strings.Fields(line) {
+			seed = append(seed, byte(slices.Index(words, w)))
+		}
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, picks []byte) {
+		if len(picks) > 16 {
+			t.Skip()
+		}
+		args := make([]string, len(picks))
+		for i, p := range picks {
+			args[i] = words[int(p)%len(words)]
+		}
+		checkParity(t, args)
+	})
 }
 
 // Every flag of the token commands must be known to the fast path, which

@@ -33,8 +33,9 @@ func newSetupCommand(env *Env) *cobra.Command {
 		Long: "setup rewrites the kubeconfig users that run `aws eks get-token`, `aws-iam-authenticator token`\n" +
 			"or the eks-token-cache.sh script into equivalent ekstoken users: same cluster, region, profile,\n" +
 			"role and env. Everything else in the file is kept byte for byte, comments included.\n\n" +
-			"It works on --kubeconfig, else every file in KUBECONFIG, else ~/.kube/config. The original is\n" +
-			"saved beside the file first; --undo puts it back if the file was not changed since.",
+			"It works on --kubeconfig, else every file in KUBECONFIG, else ~/.kube/config. Before writing, it\n" +
+			"records the users it rewrites in ~/.kube/ekstoken/undo; --undo puts them back and keeps every\n" +
+			"other change made since (a context switch, new clusters and users).",
 		Example: "  ekstoken setup --dry-run\n  ekstoken setup\n  ekstoken setup --context prod\n  ekstoken setup --undo",
 		Args:    noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -60,7 +61,7 @@ func newSetupCommand(env *Env) *cobra.Command {
 	f.StringSliceVar(&o.users, "user", nil, "only these users")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the unified diff and change nothing")
 	addCommandFlags(f, &o.absolute, &o.command)
-	f.BoolVar(&o.undo, "undo", false, "restore the latest backup, if the file was not changed since setup")
+	f.BoolVar(&o.undo, "undo", false, "put back the users setup rewrote, keeping every other change made since")
 	return c
 }
 
@@ -165,14 +166,18 @@ func (o *setupOptions) run(ctx context.Context, env *Env, files []string) error 
 			fmt.Fprint(env.Stdout, kubeconfig.Diff(path, src, out))
 			continue
 		}
-		backup, err := kubeconfig.Write(path, src, out, env.Now())
+		users := make([]string, len(changes))
+		for i, ch := range changes {
+			users[i] = ch.User
+		}
+		record, err := undoLog(env).WriteSetup(path, src, out, users, env.Now())
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "%s: %v\n", path, err)
 			failed = append(failed, path)
 			continue
 		}
-		fmt.Fprintf(env.Stderr, "%s: rewrote %d %s; the original is saved as %s (ekstoken setup --undo restores it)\n",
-			path, len(changes), plural(len(changes), "user", "users"), backup)
+		fmt.Fprintf(env.Stderr, "%s: rewrote %d %s; `ekstoken setup --undo` puts %s back (undo record: %s)\n",
+			path, len(changes), plural(len(changes), "user", "users"), plural(len(changes), "it", "them"), record)
 	}
 	if o.dryRun && changedAny {
 		fmt.Fprintln(env.Stderr, "dry run: nothing was written; run without --dry-run to apply")
@@ -243,24 +248,90 @@ func (o *setupOptions) limitsFor(env *Env, paths []string, sources map[string][]
 	return l
 }
 
+// undoLog is where setup keeps what --undo needs: one private directory
+// beside kubectl's own files, not files beside each kubeconfig.
+func undoLog(env *Env) kubeconfig.UndoLog {
+	if env.Home == "" {
+		return kubeconfig.UndoLog{}
+	}
+	return kubeconfig.UndoLog{Dir: filepath.Join(env.Home, ".kube", "ekstoken", "undo")}
+}
+
+// runUndo puts back the users setup rewrote in each file. Like a second
+// setup, an undo with nothing (left) to do says so and succeeds; a user
+// changed since setup is left alone, named, and makes it fail.
 func (o *setupOptions) runUndo(env *Env, files []string) error {
-	undone := 0
+	log := undoLog(env)
+	if log.Dir == "" {
+		return errors.New("no home directory, where setup keeps its undo records (~/.kube/ekstoken/undo): set HOME")
+	}
+	var seen []os.FileInfo
+	var failed, leftAlone []string
 	for _, path := range files {
-		from, err := kubeconfig.Undo(path)
-		if errors.Is(err, kubeconfig.ErrNoBackup) {
-			fmt.Fprintf(env.Stderr, "%s: no ekstoken backup to restore\n", path)
+		st, err := os.Stat(path)
+		if errors.Is(err, fs.ErrNotExist) && len(files) > 1 {
+			if recs, _ := log.Records(path); len(recs) == 0 {
+				continue // kubectl skips missing files of a KUBECONFIG list too
+			}
+		}
+		if err == nil {
+			if slices.ContainsFunc(seen, func(o os.FileInfo) bool { return os.SameFile(o, st) }) {
+				continue
+			}
+			seen = append(seen, st)
+		}
+		res, err := log.Undo(path)
+		if errors.Is(err, kubeconfig.ErrNothingToUndo) {
+			fmt.Fprintf(env.Stderr, "%s: nothing to undo: %s holds no record of a setup of it (none ran, or it was undone already)\n", path, log.Dir)
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			fmt.Fprintf(env.Stderr, "%s: %v\n", path, err)
+			failed = append(failed, path)
+			continue
 		}
-		undone++
-		fmt.Fprintf(env.Stderr, "%s: restored from %s\n", path, from)
+		switch {
+		case res.Whole && len(res.Restored) > 0:
+			fmt.Fprintf(env.Stderr, "%s: restored the original, byte for byte (%s)\n", path, nameList(res.Restored))
+		case len(res.Restored) > 0:
+			fmt.Fprintf(env.Stderr, "%s: put back %d %s as %s before setup (%s); everything else is kept as it is now\n",
+				path, len(res.Restored), plural(len(res.Restored), "user", "users"), plural(len(res.Restored), "it was", "they were"), nameList(res.Restored))
+		}
+		if len(res.Already) > 0 {
+			fmt.Fprintf(env.Stderr, "%s: already restored: %s %s as before setup\n", path, nameList(res.Already), plural(len(res.Already), "is", "are"))
+		}
+		for _, u := range res.Edited {
+			fmt.Fprintf(env.Stderr, "%s: left user %q alone: it was changed after setup rewrote it\n", path, u)
+		}
+		for _, u := range res.Missing {
+			fmt.Fprintf(env.Stderr, "%s: user %q is no longer in the file; not put back\n", path, u)
+		}
+		if len(res.Kept) > 0 {
+			fmt.Fprintf(env.Stderr, "%s: the original of %s stays in %s; to keep the file as it is and forget it: rm %s\n",
+				path, plural(len(res.Edited)+len(res.Missing), "that user", "those users"), strings.Join(res.Kept, ", "), strings.Join(res.Kept, " "))
+			leftAlone = append(leftAlone, path)
+		}
 	}
-	if undone == 0 {
-		return errors.New("nothing to undo")
+	switch {
+	case len(failed) > 0:
+		return fmt.Errorf("could not undo setup in %s", strings.Join(failed, ", "))
+	case len(leftAlone) > 0:
+		return fmt.Errorf("left users changed since setup alone in %s", strings.Join(leftAlone, ", "))
 	}
 	return nil
+}
+
+// nameList quotes names for a message, the first few of a long list.
+func nameList(names []string) string {
+	const most = 5
+	var q []string
+	for _, n := range names[:min(len(names), most)] {
+		q = append(q, fmt.Sprintf("%q", n))
+	}
+	if len(names) > most {
+		q = append(q, fmt.Sprintf("and %d more", len(names)-most))
+	}
+	return strings.Join(q, ", ")
 }
 
 // profileNeedsMFA reports whether an AWS profile (or the default one)

@@ -48,9 +48,11 @@ func newClearCommand(env *Env, g *globalOptions) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "clear",
 		Short: "Remove cached tokens and credentials (all, or by --cluster, --profile, --region)",
-		Long: "clear removes cache entries and their lock files. With no filter it removes every entry, cached\n" +
-			"credentials and unreadable entries included. --profile also removes that profile's cached credentials.\n" +
-			"To renew one token instead, run the token command with --force-refresh.",
+		Long: "clear removes ekstoken's cache entries and their lock files, and the temp files of interrupted runs.\n" +
+			"It removes only what ekstoken wrote: files of its name pattern and format, owned by you; anything else in\n" +
+			"the directory stays. With no filter it removes every entry, cached credentials and unreadable entries\n" +
+			"included. --profile also removes that profile's cached credentials; --cluster and --region keep them, since\n" +
+			"every cluster of a profile shares them. To renew one token instead, run the token command with --force-refresh.",
 		Example: "  ekstoken clear\n  ekstoken clear --cluster prod\n  ekstoken clear --profile dev",
 		Args:    noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -58,12 +60,21 @@ func newClearCommand(env *Env, g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			n, err := cachestatus.Clear(cache.Store{Dir: dir},
+			res, err := cachestatus.Clear(cache.Store{Dir: dir},
 				cachestatus.Filter{Cluster: cluster, Profile: g.profile, Region: g.region}, env.Now())
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(env.Stderr, "removed %d cache %s from %s\n", n, plural(n, "entry", "entries"), dir)
+			n := res.Removed
+			msg := fmt.Sprintf("removed %d cache %s from %s", n, plural(n, "entry", "entries"), dir)
+			if left := res.Temps + res.Locks; left > 0 {
+				msg += fmt.Sprintf(", and %d %s left by interrupted runs", left, plural(left, "file", "files"))
+			}
+			if k := res.KeptCredentials; k > 0 {
+				msg += fmt.Sprintf("\nkept %d cached credential %s: every cluster of a profile shares them; to remove them too, run `ekstoken clear --profile NAME` (or `ekstoken clear` for everything)",
+					k, plural(k, "session", "sessions"))
+			}
+			_, err = fmt.Fprintln(env.Stderr, msg)
 			return err
 		},
 	}

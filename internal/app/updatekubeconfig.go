@@ -165,15 +165,10 @@ func (o *updateKubeconfigOptions) run(c *cobra.Command, env *Env, g *globalOptio
 		fmt.Fprintln(env.Stderr, "dry run: nothing was written; run without --dry-run to apply")
 		return nil
 	}
-	backup, err := kubeconfig.Write(path, src, out, env.Now()) // src is nil for a new file
-	if err != nil {
+	if err := kubeconfig.Write(path, src, out); err != nil { // src is nil for a new file
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if backup != "" {
-		fmt.Fprintf(env.Stderr, "%s: updated; the original is saved as %s\n", path, backup)
-	} else {
-		fmt.Fprintf(env.Stderr, "%s: written\n", path)
-	}
+	fmt.Fprintf(env.Stderr, "%s: written\n", path)
 	return nil
 }
 

@@ -137,7 +137,7 @@ func (p *counting) Retrieve(context.Context) (aws.Credentials, error) { p.n++; r
 
 func newFileCache(t *testing.T) *FileCache {
 	return &FileCache{Store: cache.Store{Dir: t.TempDir()}, Name: "credentials-x", Now: func() time.Time { return now },
-		Window: 6 * time.Minute, LockTimeout: time.Second, Log: slog.New(slog.DiscardHandler)}
+		Window: 6 * time.Minute, Wait: cache.Wait{Short: time.Second, Long: time.Second}, Log: slog.New(slog.DiscardHandler)}
 }
 
 // Renew (--force-refresh) asks the source again despite fresh cached

@@ -12,8 +12,10 @@ import (
 	"github.com/ekstoken/ekstoken/internal/cache"
 )
 
-// CredentialsFormat marks cached credentials; anything else is a miss.
-const CredentialsFormat = "ekstoken/credentials/v1"
+// CredentialsFormat marks cached credentials; anything else is a miss. v2
+// entries hold the key of the identity they were resolved for; v1 entries,
+// which did not, are misses.
+const CredentialsFormat = "ekstoken/credentials/v2"
 
 // FileCache keeps expiring credentials (assumed roles, MFA sessions, SSO
 // role credentials, credential_process results with an Expiration) in the
@@ -23,17 +25,24 @@ const CredentialsFormat = "ekstoken/credentials/v1"
 // of file in ~/.aws/cli/cache.
 type FileCache struct {
 	Store cache.Store
-	// Name is the entry's name: a hash of every input that shapes the
-	// credentials (tokencache.Identity.CredentialsName).
+	// Name is the entry's name: a hash of Key
+	// (tokencache.Identity.CredentialsName). It is only an index.
 	Name string
+	// Key is every input that shapes the credentials, secrets as digests
+	// (tokencache.Identity.CredentialsKey). It is stored in the entry, and
+	// an entry whose key differs is a miss: one copied under another name
+	// never serves another identity.
+	Key string
 	// Profile and RoleARN describe the entry for `ekstoken status`.
 	Profile, RoleARN string
 	Now              func() time.Time
 	// Window: cached credentials are used until this long before they
 	// expire, so that a token signed with them still lives a while.
-	Window      time.Duration
-	LockTimeout time.Duration
-	Log         *slog.Logger
+	Window time.Duration
+	// Wait bounds the wait for another process resolving the same
+	// credentials.
+	Wait cache.Wait
+	Log  *slog.Logger
 	// Renew skips the cached credentials (still writing the new ones):
 	// --force-refresh renews the whole chain, a role session that may
 	// have been revoked included.
@@ -46,6 +55,7 @@ type FileCache struct {
 
 type cachedCredentials struct {
 	Format          string    `json:"format"`
+	Key             string    `json:"key"`
 	AccessKeyID     string    `json:"accessKeyId"`
 	SecretAccessKey string    `json:"secretAccessKey"`
 	SessionToken    string    `json:"sessionToken,omitempty"`
@@ -63,31 +73,30 @@ type cachedCredentials struct {
 // otherwise asks inner, once for all the processes waiting on the lock.
 func (f *FileCache) Wrap(inner aws.CredentialsProvider) aws.CredentialsProvider {
 	return aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
-		if !f.Renew {
-			if c, ok := f.read(); ok {
-				return c, nil
-			}
-		}
-		lockCtx, cancel := context.WithTimeout(ctx, f.LockTimeout)
-		unlock, err := f.Store.Lock(lockCtx, f.Name)
-		cancel()
-		if err != nil {
-			f.Log.Debug("credential cache: resolving without the lock", "err", err)
-		} else {
-			defer unlock()
+		var c aws.Credentials
+		found, unlock, lockErr := f.Store.LookLockLook(ctx, f.Name, f.Wait, func() bool {
 			if f.Renew {
 				f.Log.Debug("credential cache skipped: renewing the credentials")
-			} else if c, ok := f.read(); ok {
-				return c, nil
+				return false
 			}
+			var ok bool
+			c, ok = f.read()
+			return ok
+		})
+		if found {
+			return c, nil
 		}
+		if lockErr != nil {
+			f.Log.Debug("credential cache: resolving without the lock", "err", lockErr)
+		}
+		defer unlock()
 		c, err := inner.Retrieve(ctx)
 		if err != nil {
 			return c, err
 		}
 		if c.CanExpire && f.Now().Before(c.Expires.Add(-f.Window)) {
 			e := cachedCredentials{
-				Format: CredentialsFormat, AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
+				Format: CredentialsFormat, Key: f.Key, AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
 				SessionToken: c.SessionToken, Expires: c.Expires.UTC(), Source: c.Source,
 				Profile: f.Profile, RoleARN: f.RoleARN,
 			}
@@ -111,6 +120,9 @@ func (f *FileCache) read() (aws.Credentials, bool) {
 	switch {
 	case e.Format != CredentialsFormat || e.AccessKeyID == "" || e.SecretAccessKey == "":
 		f.Log.Debug("credential cache miss", "reason", fmt.Sprintf("unknown entry format %q", e.Format))
+		return aws.Credentials{}, false
+	case e.Key != f.Key:
+		f.Log.Debug("credential cache miss", "reason", "entry belongs to another identity")
 		return aws.Credentials{}, false
 	case !f.Now().Before(e.Expires.Add(-f.Window)):
 		f.Log.Debug("credential cache miss", "reason", "expiring", "expires", e.Expires)

@@ -88,7 +88,7 @@ func TestWriteReadRoundTrip(t *testing.T) {
 		key   string
 		value entry
 	}{
-		{"simple", "k", entry{Token: "k8s-aws-v1.abc", N: 1}},
+		{"simple", K, entry{Token: "k8s-aws-v1.abc", N: 1}},
 		{"zero value", "zero", entry{}},
 		{"hash-like key", "0123456789abcdef0123456789abcdef", entry{Token: "t", N: 42}},
 		{"key with dots and dashes", "a.b-c_d", entry{Token: "x", N: -7}},
@@ -129,18 +129,18 @@ func TestWriteOverwrites(t *testing.T) {
 			// the old one (an O_TRUNC-less rewrite would).
 			want.Pad = strings.Repeat("x", 4096)
 		}
-		if err := s.Write("k", want); err != nil {
+		if err := s.Write(K, want); err != nil {
 			t.Fatalf("Write %d: %v", i, err)
 		}
 		var got entry
-		if err := s.Read("k", &got); err != nil {
+		if err := s.Read(K, &got); err != nil {
 			t.Fatalf("Read %d: %v", i, err)
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("after write %d (-want +got):\n%s", i, diff)
 		}
 	}
-	if diff := cmp.Diff([]string{"k.json"}, dirNames(t, s.Dir)); diff != "" {
+	if diff := cmp.Diff([]string{K + ".json"}, dirNames(t, s.Dir)); diff != "" {
 		t.Errorf("dir contents (-want +got):\n%s", diff)
 	}
 }
@@ -148,14 +148,14 @@ func TestWriteOverwrites(t *testing.T) {
 func TestWriteUnencodable(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
-	if err := s.Write("k", entry{Token: "old"}); err != nil {
+	if err := s.Write(K, entry{Token: "old"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Write("k", map[string]any{"f": func() {}}); err == nil {
+	if err := s.Write(K, map[string]any{"f": func() {}}); err == nil {
 		t.Fatal("Write of an unencodable value succeeded")
 	}
 	var got entry
-	if err := s.Read("k", &got); err != nil {
+	if err := s.Read(K, &got); err != nil {
 		t.Fatalf("Read: %v", err)
 	}
 	if diff := cmp.Diff(entry{Token: "old"}, got); diff != "" {
@@ -179,22 +179,22 @@ func TestReadMissing(t *testing.T) {
 			}
 		}},
 		{"other entries only", func(t *testing.T, s Store) {
-			if err := s.Write("other", entry{Token: "o"}); err != nil {
+			if err := s.Write(otherN, entry{Token: "o"}); err != nil {
 				t.Fatal(err)
 			}
 		}},
 		{"only the lock exists", func(t *testing.T, s Store) {
-			unlock, err := s.Lock(context.Background(), "k")
+			unlock, err := s.Lock(context.Background(), K, forever)
 			if err != nil {
 				t.Fatal(err)
 			}
-			unlock()
+			unlock.Unlock()
 		}},
 		{"removed", func(t *testing.T, s Store) {
-			if err := s.Write("k", entry{Token: "t"}); err != nil {
+			if err := s.Write(K, entry{Token: "t"}); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Remove("k"); err != nil {
+			if err := s.Remove(K); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -205,7 +205,7 @@ func TestReadMissing(t *testing.T) {
 			s := newStore(t)
 			tc.setup(t, s)
 			got := entry{Token: "untouched"}
-			err := s.Read("k", &got)
+			err := s.Read(K, &got)
 			if !errors.Is(err, ErrNotFound) {
 				t.Fatalf("Read = %v, want ErrNotFound", err)
 			}
@@ -230,29 +230,29 @@ func TestNames(t *testing.T) {
 			}
 		}, nil},
 		{"entries sorted", func(t *testing.T, s Store) {
-			for _, n := range []string{"zeta", "alpha", "mid"} {
+			for _, n := range []string{"token-cccccccccccccccc", "token-aaaaaaaaaaaaaaaa", "token-bbbbbbbbbbbbbbbb"} {
 				if err := s.Write(n, entry{Token: n}); err != nil {
 					t.Fatal(err)
 				}
 			}
-		}, []string{"alpha", "mid", "zeta"}},
+		}, []string{"token-aaaaaaaaaaaaaaaa", "token-bbbbbbbbbbbbbbbb", "token-cccccccccccccccc"}},
 		{"skips locks, temp files, dotfiles and other files", func(t *testing.T, s Store) {
-			if err := s.Write("a", entry{Token: "a"}); err != nil {
+			if err := s.Write(K, entry{Token: "a"}); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Write("b", entry{Token: "b"}); err != nil {
+			if err := s.Write(keepN, entry{Token: "b"}); err != nil {
 				t.Fatal(err)
 			}
 			// A lock with and without an entry.
-			for _, n := range []string{"a", "lockonly"} {
-				unlock, err := s.Lock(context.Background(), n)
+			for _, n := range []string{K, otherN} {
+				unlock, err := s.Lock(context.Background(), n, forever)
 				if err != nil {
 					t.Fatal(err)
 				}
-				unlock()
+				unlock.Unlock()
 			}
 			// A temp file exactly as Write names them, left by a crash.
-			f, err := os.CreateTemp(s.Dir, ".a.*.tmp")
+			f, err := os.CreateTemp(s.Dir, "."+K0+".*.tmp")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -260,7 +260,18 @@ func TestNames(t *testing.T) {
 			writeRaw(t, filepath.Join(s.Dir, ".hidden.json"), []byte(`{}`))
 			writeRaw(t, filepath.Join(s.Dir, "notes.txt"), []byte(`x`))
 			writeRaw(t, filepath.Join(s.Dir, "c.json.tmp"), []byte(`{}`))
-		}, []string{"a", "b"}},
+			// Files of other programs that happen to end in .json, or to
+			// look almost like ekstoken's.
+			for _, n := range []string{"package.json", "tsconfig.json", "token-.json", "token-xyz0123456789abcdef.json",
+				"token-0123.json", "TOKEN-0123456789abcdef0123.json", "kubeconfig-0123456789abcdef0123.json",
+				"token-0123456789abcdef0123.json.bak", "credentials-0123456789abcdef0123.JSON"} {
+				writeRaw(t, filepath.Join(s.Dir, n), []byte(`{"format":"ekstoken/token/v2"}`))
+			}
+			// A directory with an entry's name.
+			if err := os.Mkdir(filepath.Join(s.Dir, K0+".json"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{keepN, K}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -295,51 +306,51 @@ func TestRemove(t *testing.T) {
 		lockKey   bool
 		wantAfter []string
 	}{
-		{"entry and lock", true, true, []string{"keep.json", "keep.lock"}},
-		{"entry only", true, false, []string{"keep.json", "keep.lock"}},
-		{"lock only", false, true, []string{"keep.json", "keep.lock"}},
-		{"neither", false, false, []string{"keep.json", "keep.lock"}},
+		{"entry and lock", true, true, []string{keepN + ".json", keepN + ".lock"}},
+		{"entry only", true, false, []string{keepN + ".json", keepN + ".lock"}},
+		{"lock only", false, true, []string{keepN + ".json", keepN + ".lock"}},
+		{"neither", false, false, []string{keepN + ".json", keepN + ".lock"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := newStore(t)
 			// A neighbour that must survive.
-			if err := s.Write("keep", entry{Token: "keep"}); err != nil {
+			if err := s.Write(keepN, entry{Token: keepN}); err != nil {
 				t.Fatal(err)
 			}
-			unlock, err := s.Lock(context.Background(), "keep")
+			unlock, err := s.Lock(context.Background(), keepN, forever)
 			if err != nil {
 				t.Fatal(err)
 			}
-			unlock()
+			unlock.Unlock()
 			if tc.writeKey {
-				if err := s.Write("k", entry{Token: "k"}); err != nil {
+				if err := s.Write(K, entry{Token: K}); err != nil {
 					t.Fatal(err)
 				}
 			}
 			if tc.lockKey {
-				unlock, err := s.Lock(context.Background(), "k")
+				unlock, err := s.Lock(context.Background(), K, forever)
 				if err != nil {
 					t.Fatal(err)
 				}
-				unlock()
+				unlock.Unlock()
 			}
-			if err := s.Remove("k"); err != nil {
+			if err := s.Remove(K); err != nil {
 				t.Fatalf("Remove: %v", err)
 			}
 			if diff := cmp.Diff(tc.wantAfter, dirNames(t, s.Dir)); diff != "" {
 				t.Errorf("dir after Remove (-want +got):\n%s", diff)
 			}
-			if err := s.Read("k", new(entry)); !errors.Is(err, ErrNotFound) {
+			if err := s.Read(K, new(entry)); !errors.Is(err, ErrNotFound) {
 				t.Errorf("Read after Remove = %v, want ErrNotFound", err)
 			}
 			var kept entry
-			if err := s.Read("keep", &kept); err != nil || kept.Token != "keep" {
+			if err := s.Read(keepN, &kept); err != nil || kept.Token != keepN {
 				t.Errorf("neighbour after Remove = %+v, %v", kept, err)
 			}
 			// Removing again is fine.
-			if err := s.Remove("k"); err != nil {
+			if err := s.Remove(K); err != nil {
 				t.Errorf("second Remove: %v", err)
 			}
 		})
@@ -349,7 +360,7 @@ func TestRemove(t *testing.T) {
 func TestRemoveMissingDir(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
-	if err := s.Remove("k"); err != nil {
+	if err := s.Remove(K); err != nil {
 		t.Errorf("Remove in a missing dir = %v, want nil", err)
 	}
 }
@@ -387,9 +398,9 @@ func TestReadCorrupt(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := newStore(t)
-			writeRaw(t, s.Path("k"), tc.data)
+			writeRaw(t, s.Path(K), tc.data)
 			var got entry
-			err := s.Read("k", &got)
+			err := s.Read(K, &got)
 			if err == nil {
 				t.Fatalf("Read of %d corrupt bytes succeeded with %+v", len(tc.data), got)
 			}
@@ -429,9 +440,9 @@ func TestReadSizeLimitBoundary(t *testing.T) {
 			if len(data) != tc.size {
 				t.Fatalf("built %d bytes, want %d", len(data), tc.size)
 			}
-			writeRaw(t, s.Path("k"), data)
+			writeRaw(t, s.Path(K), data)
 			var got entry
-			err := s.Read("k", &got)
+			err := s.Read(K, &got)
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("Read of %d bytes = %v, wantErr %v", tc.size, err, tc.wantErr)
 			}
@@ -445,16 +456,16 @@ func TestReadSizeLimitBoundary(t *testing.T) {
 func TestEntryIsDirectory(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
-	if err := os.MkdirAll(s.Path("k"), 0o700); err != nil {
+	if err := os.MkdirAll(s.Path(K), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Read("k", new(entry)); err == nil {
+	if err := s.Read(K, new(entry)); err == nil {
 		t.Error("Read of a directory succeeded")
 	}
-	if err := s.Write("k", entry{Token: "t"}); err == nil {
+	if err := s.Write(K, entry{Token: "t"}); err == nil {
 		t.Error("Write over a directory succeeded")
 	}
-	st, err := os.Lstat(s.Path("k"))
+	st, err := os.Lstat(s.Path(K))
 	if err != nil || !st.IsDir() {
 		t.Errorf("directory at the entry path was replaced: %v, %v", st, err)
 	}
@@ -492,14 +503,14 @@ func TestDirProblems(t *testing.T) {
 			t.Parallel()
 			base := t.TempDir()
 			s := Store{Dir: tc.dir(t, base)}
-			if err := s.Write("k", entry{Token: "t"}); err == nil {
+			if err := s.Write(K, entry{Token: "t"}); err == nil {
 				t.Error("Write succeeded")
 			}
-			if unlock, err := s.Lock(context.Background(), "k"); err == nil {
-				unlock()
+			if unlock, err := s.Lock(context.Background(), K, forever); err == nil {
+				unlock.Unlock()
 				t.Error("Lock succeeded")
 			}
-			if err := s.Read("k", new(entry)); err == nil {
+			if err := s.Read(K, new(entry)); err == nil {
 				t.Error("Read succeeded")
 			}
 			// The regular file in the way is untouched.
@@ -513,11 +524,11 @@ func TestDirProblems(t *testing.T) {
 func TestWriteCreatesMissingParents(t *testing.T) {
 	t.Parallel()
 	s := Store{Dir: filepath.Join(t.TempDir(), "a", "b", "cache")}
-	if err := s.Write("k", entry{Token: "t"}); err != nil {
+	if err := s.Write(K, entry{Token: "t"}); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
 	var got entry
-	if err := s.Read("k", &got); err != nil || got.Token != "t" {
+	if err := s.Read(K, &got); err != nil || got.Token != "t" {
 		t.Fatalf("Read = %+v, %v", got, err)
 	}
 }
@@ -620,7 +631,7 @@ func TestConcurrentWriteDifferentKeys(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			if err := s.Write(fmt.Sprintf("k%02d", i), entry{Token: fmt.Sprint(i), N: i}); err != nil {
+			if err := s.Write(fmt.Sprintf("token-%016d", i), entry{Token: fmt.Sprint(i), N: i}); err != nil {
 				t.Errorf("Write %d: %v", i, err)
 			}
 		})
@@ -632,14 +643,14 @@ func TestConcurrentWriteDifferentKeys(t *testing.T) {
 	}
 	var want []string
 	for i := range n {
-		want = append(want, fmt.Sprintf("k%02d", i))
+		want = append(want, fmt.Sprintf("token-%016d", i))
 	}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("Names (-want +got):\n%s", diff)
 	}
 	for i := range n {
 		var got entry
-		if err := s.Read(fmt.Sprintf("k%02d", i), &got); err != nil || got.N != i {
+		if err := s.Read(fmt.Sprintf("token-%016d", i), &got); err != nil || got.N != i {
 			t.Errorf("Read k%02d = %+v, %v", i, got, err)
 		}
 	}
@@ -648,7 +659,7 @@ func TestConcurrentWriteDifferentKeys(t *testing.T) {
 func TestLockExcludes(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
-	unlock, err := s.Lock(context.Background(), "k")
+	unlock, err := s.Lock(context.Background(), K, forever)
 	if err != nil {
 		t.Fatalf("first Lock: %v", err)
 	}
@@ -656,10 +667,10 @@ func TestLockExcludes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	unlock2, err := s.Lock(ctx, "k")
+	unlock2, err := s.Lock(ctx, K, forever)
 	took := time.Since(start)
 	if err == nil {
-		unlock2()
+		unlock2.Unlock()
 		t.Fatal("second Lock on a held lock succeeded")
 	}
 	if took < 90*time.Millisecond {
@@ -672,29 +683,29 @@ func TestLockExcludes(t *testing.T) {
 	// An already-ended context fails at once.
 	done, cancelDone := context.WithCancel(context.Background())
 	cancelDone()
-	if u, err := s.Lock(done, "k"); err == nil {
-		u()
+	if u, err := s.Lock(done, K, forever); err == nil {
+		u.Unlock()
 		t.Error("Lock with a cancelled context succeeded while held")
 	}
 
 	// Other names are independent.
 	ctxOther, cancelOther := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancelOther()
-	unlockOther, err := s.Lock(ctxOther, "other")
+	unlockOther, err := s.Lock(ctxOther, otherN, forever)
 	if err != nil {
 		t.Errorf("Lock of another name while k is held: %v", err)
 	} else {
-		unlockOther()
+		unlockOther.Unlock()
 	}
 
-	unlock()
+	unlock.Unlock()
 	ctx3, cancel3 := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel3()
-	unlock3, err := s.Lock(ctx3, "k")
+	unlock3, err := s.Lock(ctx3, K, forever)
 	if err != nil {
 		t.Fatalf("Lock after unlock: %v", err)
 	}
-	unlock3()
+	unlock3.Unlock()
 }
 
 // TestLockWaitsForRelease: a waiter gets the lock once the holder lets go,
@@ -702,7 +713,7 @@ func TestLockExcludes(t *testing.T) {
 func TestLockWaitsForRelease(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
-	unlock, err := s.Lock(context.Background(), "k")
+	unlock, err := s.Lock(context.Background(), K, forever)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -710,16 +721,16 @@ func TestLockWaitsForRelease(t *testing.T) {
 	go func() {
 		time.Sleep(150 * time.Millisecond)
 		released <- time.Now()
-		unlock()
+		unlock.Unlock()
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	unlock2, err := s.Lock(ctx, "k")
+	unlock2, err := s.Lock(ctx, K, forever)
 	if err != nil {
 		t.Fatalf("waiting Lock: %v", err)
 	}
 	got := time.Now()
-	unlock2()
+	unlock2.Unlock()
 	if r := <-released; got.Before(r) {
 		t.Errorf("waiter got the lock at %v, before the holder released it at %v", got, r)
 	}
@@ -739,7 +750,7 @@ func TestLockSerializes(t *testing.T) {
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			unlock, err := s.Lock(ctx, "k")
+			unlock, err := s.Lock(ctx, K, forever)
 			if err != nil {
 				t.Errorf("Lock %d: %v", i, err)
 				return
@@ -752,7 +763,7 @@ func TestLockSerializes(t *testing.T) {
 			mu.Lock()
 			inside--
 			mu.Unlock()
-			unlock()
+			unlock.Unlock()
 		})
 	}
 	wg.Wait()
@@ -767,39 +778,39 @@ func TestLockSerializes(t *testing.T) {
 func TestLockIsSeparateFromEntry(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
-	unlock, err := s.Lock(context.Background(), "k")
+	unlock, err := s.Lock(context.Background(), K, forever)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer unlock()
+	defer unlock.Unlock()
 
-	lockPath := filepath.Join(s.Dir, "k.lock")
-	if lockPath == s.Path("k") {
+	lockPath := filepath.Join(s.Dir, K+".lock")
+	if lockPath == s.Path(K) {
 		t.Fatal("lock path is the entry path")
 	}
 	if _, err := os.Stat(lockPath); err != nil {
 		t.Fatalf("lock file: %v", err)
 	}
-	if _, err := os.Lstat(s.Path("k")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Lstat(s.Path(K)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Lock created the entry file: %v", err)
 	}
-	if err := s.Read("k", new(entry)); !errors.Is(err, ErrNotFound) {
+	if err := s.Read(K, new(entry)); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Read with only a lock = %v, want ErrNotFound", err)
 	}
 
 	// Writing and re-reading the entry works while the lock is held.
 	for i := range 3 {
-		if err := s.Write("k", entry{Token: "t", N: i}); err != nil {
+		if err := s.Write(K, entry{Token: "t", N: i}); err != nil {
 			t.Fatalf("Write under the lock: %v", err)
 		}
 		var got entry
-		if err := s.Read("k", &got); err != nil || got.N != i {
+		if err := s.Read(K, &got); err != nil || got.N != i {
 			t.Fatalf("Read under the lock = %+v, %v", got, err)
 		}
 	}
 
 	// The entry itself is not locked: another locker gets it at once...
-	fe := flock.New(s.Path("k"))
+	fe := flock.New(s.Path(K))
 	ok, err := fe.TryLock()
 	if err != nil || !ok {
 		t.Errorf("entry file is locked while Lock is held: ok=%v err=%v", ok, err)
@@ -819,7 +830,18 @@ func TestLockIsSeparateFromEntry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"k"}, names); diff != "" {
+	if diff := cmp.Diff([]string{K}, names); diff != "" {
 		t.Errorf("Names (-want +got):\n%s", diff)
 	}
 }
+
+// forever waits for a lock as long as the context lets it.
+var forever = Wait{Short: time.Hour, Long: time.Hour}
+
+// Entry names as ekstoken gives them: only those are listed or removed.
+const (
+	K      = "token-0123456789abcdef0123456789abcdef01234567"
+	K0     = "token-1123456789abcdef0123456789abcdef01234567"
+	keepN  = "credentials-2123456789abcdef0123456789abcdef0123"
+	otherN = "token-3123456789abcdef0123456789abcdef01234567"
+)

@@ -73,23 +73,6 @@ func TestModesUnderUmask0(t *testing.T) {
 		{"fresh dir with missing parents", func(_ *testing.T, base string) string {
 			return filepath.Join(base, "a", "b", "cache")
 		}, []string{"a", "a/b", "a/b/cache"}},
-		{"existing 0777 dir of ours is repaired", func(t *testing.T, base string) string {
-			d := filepath.Join(base, "cache")
-			if err := os.Mkdir(d, 0o777); err != nil {
-				t.Fatal(err)
-			}
-			if got := perm(t, d); got != 0o777 {
-				t.Fatalf("setup: dir is %v", got)
-			}
-			return d
-		}, []string{"cache"}},
-		{"existing 0755 dir of ours is repaired", func(t *testing.T, base string) string {
-			d := filepath.Join(base, "cache")
-			if err := os.Mkdir(d, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			return d
-		}, []string{"cache"}},
 		{"existing 0700 dir", func(t *testing.T, base string) string {
 			d := filepath.Join(base, "cache")
 			if err := os.Mkdir(d, 0o700); err != nil {
@@ -103,13 +86,13 @@ func TestModesUnderUmask0(t *testing.T) {
 			base := t.TempDir()
 			s := Store{Dir: tc.dir(t, base)}
 			for i := range 3 { // the first write creates, later ones replace
-				if err := s.Write("k", entry{Token: "secret", N: i}); err != nil {
+				if err := s.Write(K, entry{Token: "secret", N: i}); err != nil {
 					t.Fatalf("Write: %v", err)
 				}
-				if got := perm(t, s.Path("k")); got != 0o600 {
+				if got := perm(t, s.Path(K)); got != 0o600 {
 					t.Errorf("write %d: entry mode %v, want exactly 0600", i, got)
 				}
-				st, _ := os.Lstat(s.Path("k"))
+				st, _ := os.Lstat(s.Path(K))
 				if !st.Mode().IsRegular() {
 					t.Errorf("entry is %v, not a regular file", st.Mode())
 				}
@@ -119,35 +102,15 @@ func TestModesUnderUmask0(t *testing.T) {
 					t.Errorf("dir %s mode %v, want exactly 0700", d, got)
 				}
 			}
-			unlock, err := s.Lock(context.Background(), "k")
+			unlock, err := s.Lock(context.Background(), K, forever)
 			if err != nil {
 				t.Fatalf("Lock: %v", err)
 			}
-			unlock()
-			if got := perm(t, filepath.Join(s.Dir, "k.lock")); got&0o077 != 0 {
+			unlock.Unlock()
+			if got := perm(t, filepath.Join(s.Dir, K+".lock")); got&0o077 != 0 {
 				t.Errorf("lock file mode %v is wider than 0600", got)
 			}
 		})
-	}
-}
-
-// TestLockRepairsDir: Lock, like Write, makes a wide directory of ours 0700.
-func TestLockRepairsDir(t *testing.T) {
-	t.Parallel()
-	s := newStore(t)
-	if err := os.Mkdir(s.Dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(s.Dir, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	unlock, err := s.Lock(context.Background(), "k")
-	if err != nil {
-		t.Fatalf("Lock: %v", err)
-	}
-	unlock()
-	if got := perm(t, s.Dir); got != 0o700 {
-		t.Errorf("dir mode after Lock %v, want 0700", got)
 	}
 }
 
@@ -220,11 +183,11 @@ func TestModeNeverWider(t *testing.T) {
 			t.Fatalf("Write %d: %v", writes, err)
 		}
 		if writes%50 == 0 {
-			unlock, err := s.Lock(context.Background(), "k0")
+			unlock, err := s.Lock(context.Background(), K0, forever)
 			if err != nil {
 				t.Fatalf("Lock: %v", err)
 			}
-			unlock()
+			unlock.Unlock()
 		}
 	}
 	stop.Store(true)
@@ -267,7 +230,7 @@ func TestReadSymlink(t *testing.T) {
 			return o.Path("real")
 		}},
 		{"relative, to another entry in the dir", func(t *testing.T, s Store, _ string) string {
-			if err := s.Write("other", entry{Token: "other"}); err != nil {
+			if err := s.Write(otherN, entry{Token: "other"}); err != nil {
 				t.Fatal(err)
 			}
 			return "other.json"
@@ -282,7 +245,7 @@ func TestReadSymlink(t *testing.T) {
 			return outside
 		}},
 		{"to itself", func(_ *testing.T, s Store, _ string) string {
-			return s.Path("k")
+			return s.Path(K)
 		}},
 	}
 	for _, tc := range tests {
@@ -293,11 +256,11 @@ func TestReadSymlink(t *testing.T) {
 			if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.Symlink(tc.target(t, s, outside), s.Path("k")); err != nil {
+			if err := os.Symlink(tc.target(t, s, outside), s.Path(K)); err != nil {
 				t.Fatal(err)
 			}
 			var got entry
-			if err := s.Read("k", &got); err == nil {
+			if err := s.Read(K, &got); err == nil {
 				t.Errorf("Read through a symlink succeeded with %+v", got)
 			}
 			if got != (entry{}) {
@@ -342,13 +305,13 @@ func TestWriteSymlink(t *testing.T) {
 			}
 		}},
 		{"to another entry in the dir", func(t *testing.T, s Store, _ string) string {
-			if err := s.Write("other", entry{Token: "other"}); err != nil {
+			if err := s.Write(otherN, entry{Token: "other"}); err != nil {
 				t.Fatal(err)
 			}
-			return s.Path("other")
+			return s.Path(otherN)
 		}, func(t *testing.T, s Store, _ string) {
 			var e entry
-			if err := s.Read("other", &e); err != nil || e.Token != "other" {
+			if err := s.Read(otherN, &e); err != nil || e.Token != "other" {
 				t.Errorf("other entry now %+v, %v", e, err)
 			}
 		}},
@@ -362,15 +325,15 @@ func TestWriteSymlink(t *testing.T) {
 				t.Fatal(err)
 			}
 			target := tc.target(t, s, outside)
-			if err := os.Symlink(target, s.Path("k")); err != nil {
+			if err := os.Symlink(target, s.Path(K)); err != nil {
 				t.Fatal(err)
 			}
 			want := entry{Token: "new secret", N: 1}
-			if err := s.Write("k", want); err != nil {
+			if err := s.Write(K, want); err != nil {
 				t.Fatalf("Write: %v", err)
 			}
 			tc.check(t, s, target)
-			st, err := os.Lstat(s.Path("k"))
+			st, err := os.Lstat(s.Path(K))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -381,7 +344,7 @@ func TestWriteSymlink(t *testing.T) {
 				t.Errorf("entry mode %v, want 0600", got)
 			}
 			var got entry
-			if err := s.Read("k", &got); err != nil {
+			if err := s.Read(K, &got); err != nil {
 				t.Fatalf("Read: %v", err)
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
@@ -416,13 +379,13 @@ func TestLockSymlink(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := os.Symlink(target, filepath.Join(s.Dir, "k.lock")); err != nil {
+			if err := os.Symlink(target, filepath.Join(s.Dir, K+".lock")); err != nil {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
-			if unlock, err := s.Lock(ctx, "k"); err == nil {
-				unlock()
+			if unlock, err := s.Lock(ctx, K, forever); err == nil {
+				unlock.Unlock()
 				t.Error("Lock through a symlinked lock file succeeded")
 			}
 			st, err := os.Lstat(target)
@@ -467,12 +430,12 @@ func TestReadModes(t *testing.T) {
 		t.Run(tc.mode.String(), func(t *testing.T) {
 			t.Parallel()
 			s := newStore(t)
-			writeRaw(t, s.Path("k"), mustJSON(t, entry{Token: "t", N: 1}))
-			if err := os.Chmod(s.Path("k"), tc.mode); err != nil {
+			writeRaw(t, s.Path(K), mustJSON(t, entry{Token: "t", N: 1}))
+			if err := os.Chmod(s.Path(K), tc.mode); err != nil {
 				t.Fatal(err)
 			}
 			var got entry
-			err := s.Read("k", &got)
+			err := s.Read(K, &got)
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("Read of a %v entry = %v, wantErr %v", tc.mode, err, tc.wantErr)
 			}
@@ -502,27 +465,27 @@ func TestReadOwner(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := newStore(t)
-			writeRaw(t, s.Path("k"), mustJSON(t, entry{Token: "t"}))
-			if err := os.Chown(s.Path("k"), tc.uid, tc.gid); err != nil {
+			writeRaw(t, s.Path(K), mustJSON(t, entry{Token: "t"}))
+			if err := os.Chown(s.Path(K), tc.uid, tc.gid); err != nil {
 				t.Fatal(err)
 			}
-			if got := perm(t, s.Path("k")); got != 0o600 {
+			if got := perm(t, s.Path(K)); got != 0o600 {
 				t.Fatalf("setup: mode %v", got)
 			}
 			var got entry
-			err := s.Read("k", &got)
+			err := s.Read(K, &got)
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("Read = %v, wantErr %v", err, tc.wantErr)
 			}
 
 			// Write replaces it with an entry of ours.
-			if err := s.Write("k", entry{Token: "mine"}); err != nil {
+			if err := s.Write(K, entry{Token: "mine"}); err != nil {
 				t.Fatalf("Write: %v", err)
 			}
-			if got := owner(t, s.Path("k")); got != os.Geteuid() {
+			if got := owner(t, s.Path(K)); got != os.Geteuid() {
 				t.Errorf("entry owner after Write %d, want %d", got, os.Geteuid())
 			}
-			if err := s.Read("k", &got); err != nil || got.Token != "mine" {
+			if err := s.Read(K, &got); err != nil || got.Token != "mine" {
 				t.Errorf("Read after Write = %+v, %v", got, err)
 			}
 		})
@@ -547,11 +510,11 @@ func TestForeignDir(t *testing.T) {
 			if err := os.Chmod(s.Dir, mode); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Write("k", entry{Token: "secret"}); err == nil {
+			if err := s.Write(K, entry{Token: "secret"}); err == nil {
 				t.Error("Write into another user's open directory succeeded")
 			}
-			if unlock, err := s.Lock(context.Background(), "k"); err == nil {
-				unlock()
+			if unlock, err := s.Lock(context.Background(), K, forever); err == nil {
+				unlock.Unlock()
 				t.Error("Lock in another user's open directory succeeded")
 			}
 			if diff := cmp.Diff([]string{}, dirNames(t, s.Dir)); diff != "" {
@@ -608,20 +571,20 @@ func TestReadFIFO(t *testing.T) {
 			if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 				t.Fatal(err)
 			}
-			if err := syscall.Mkfifo(s.Path("k"), 0o600); err != nil {
+			if err := syscall.Mkfifo(s.Path(K), 0o600); err != nil {
 				t.Skipf("cannot make a FIFO here: %v", err)
 			}
 			// Opening read-write never blocks on Linux and, while open,
 			// lets a blocked reader or writer of the FIFO go on.
 			unblock := func() {
-				if f, err := os.OpenFile(s.Path("k"), os.O_RDWR, 0); err == nil {
+				if f, err := os.OpenFile(s.Path(K), os.O_RDWR, 0); err == nil {
 					f.Close()
 				}
 			}
 			var holder *os.File
 			if tc.data != nil {
 				var err error
-				holder, err = os.OpenFile(s.Path("k"), os.O_RDWR, 0)
+				holder, err = os.OpenFile(s.Path(K), os.O_RDWR, 0)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -635,25 +598,26 @@ func TestReadFIFO(t *testing.T) {
 				}()
 			}
 			var got entry
-			err := within(t, "Read of a FIFO", 5*time.Second, func() error { return s.Read("k", &got) }, unblock)
+			err := within(t, "Read of a FIFO", 5*time.Second, func() error { return s.Read(K, &got) }, unblock)
 			if err == nil {
 				t.Errorf("Read of a FIFO succeeded with %+v", got)
 			}
 
+			// A FIFO is not a file ekstoken wrote.
 			names, err := s.Names()
-			if err != nil || !cmp.Equal(names, []string{"k"}) {
+			if err != nil || len(names) != 0 {
 				t.Errorf("Names = %v, %v", names, err)
 			}
 			want := entry{Token: "t"}
-			err = within(t, "Write over a FIFO", 5*time.Second, func() error { return s.Write("k", want) }, unblock)
+			err = within(t, "Write over a FIFO", 5*time.Second, func() error { return s.Write(K, want) }, unblock)
 			if err != nil {
 				t.Fatalf("Write over a FIFO: %v", err)
 			}
-			st, err := os.Lstat(s.Path("k"))
+			st, err := os.Lstat(s.Path(K))
 			if err != nil || !st.Mode().IsRegular() {
 				t.Fatalf("entry after Write: %v, %v", st, err)
 			}
-			if err := s.Read("k", &got); err != nil || got != want {
+			if err := s.Read(K, &got); err != nil || got != want {
 				t.Errorf("Read after Write = %+v, %v", got, err)
 			}
 		})
@@ -732,7 +696,7 @@ func TestReadOnly(t *testing.T) {
 	old := entry{Token: "old", N: 1}
 	tests := []struct {
 		name string
-		// setup makes the store's dir (holding entry "k" = old where
+		// setup makes the store's dir (holding entry K = old where
 		// hasOld) unwritable.
 		setup  func(t *testing.T) Store
 		hasOld bool
@@ -742,7 +706,7 @@ func TestReadOnly(t *testing.T) {
 				t.Skip("root ignores permission bits; the immutable and read-only mount cases cover root")
 			}
 			s := newStore(t)
-			if err := s.Write("k", old); err != nil {
+			if err := s.Write(K, old); err != nil {
 				t.Fatal(err)
 			}
 			if err := os.Chmod(s.Dir, 0o500); err != nil {
@@ -764,7 +728,7 @@ func TestReadOnly(t *testing.T) {
 		}, false},
 		{"immutable dir", func(t *testing.T) Store {
 			s := newStore(t)
-			if err := s.Write("k", old); err != nil {
+			if err := s.Write(K, old); err != nil {
 				t.Fatal(err)
 			}
 			makeImmutable(t, s.Dir)
@@ -774,7 +738,7 @@ func TestReadOnly(t *testing.T) {
 			mnt := t.TempDir()
 			mountTmpfs(t, mnt, "size=64k,mode=0700")
 			s := Store{Dir: filepath.Join(mnt, "cache")}
-			if err := s.Write("k", old); err != nil {
+			if err := s.Write(K, old); err != nil {
 				t.Fatal(err)
 			}
 			remount(t, mnt, "ro")
@@ -789,7 +753,7 @@ func TestReadOnly(t *testing.T) {
 			mnt := t.TempDir()
 			mountTmpfs(t, mnt, "size=64k,mode=0700")
 			s := Store{Dir: filepath.Join(mnt, "cache")}
-			if err := s.Write("k", old); err != nil {
+			if err := s.Write(K, old); err != nil {
 				t.Fatal(err)
 			}
 			if err := os.Chmod(s.Dir, 0o777); err != nil {
@@ -803,10 +767,10 @@ func TestReadOnly(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := tc.setup(t)
-			if err := s.Write("k", entry{Token: "new", N: 2}); err == nil {
+			if err := s.Write(K, entry{Token: "new", N: 2}); err == nil {
 				t.Fatal("Write to a read-only cache succeeded")
 			}
-			if err := s.Write("other", entry{Token: "new"}); err == nil {
+			if err := s.Write(otherN, entry{Token: "new"}); err == nil {
 				t.Error("Write of a new entry to a read-only cache succeeded")
 			}
 			if !tc.hasOld {
@@ -819,7 +783,7 @@ func TestReadOnly(t *testing.T) {
 				t.Errorf("temp files left behind: %v", tmps)
 			}
 			var got entry
-			if err := s.Read("k", &got); err != nil {
+			if err := s.Read(K, &got); err != nil {
 				t.Fatalf("Read of the old entry: %v", err)
 			}
 			if diff := cmp.Diff(old, got); diff != "" {
@@ -847,7 +811,7 @@ func TestFullDisk(t *testing.T) {
 			mountTmpfs(t, mnt, "size=16k,mode=0700")
 			s := Store{Dir: filepath.Join(mnt, "cache")}
 			old := entry{Token: "old", N: 1}
-			if err := s.Write("k", old); err != nil {
+			if err := s.Write(K, old); err != nil {
 				t.Fatal(err)
 			}
 
@@ -867,14 +831,14 @@ func TestFullDisk(t *testing.T) {
 			}
 			f.Close()
 
-			if err := s.Write("k", tc.value); err == nil {
+			if err := s.Write(K, tc.value); err == nil {
 				t.Fatal("Write to a full disk succeeded")
 			}
 			if tmps := tempFiles(t, s.Dir); len(tmps) != 0 {
 				t.Errorf("temp files left behind: %v", tmps)
 			}
 			var got entry
-			if err := s.Read("k", &got); err != nil {
+			if err := s.Read(K, &got); err != nil {
 				t.Fatalf("Read of the old entry: %v", err)
 			}
 			if diff := cmp.Diff(old, got); diff != "" {
@@ -884,17 +848,17 @@ func TestFullDisk(t *testing.T) {
 			if err := os.Remove(filler); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Write("k", tc.value); err != nil {
+			if err := s.Write(K, tc.value); err != nil {
 				t.Fatalf("Write after freeing space: %v", err)
 			}
-			if err := s.Read("k", &got); err != nil || !cmp.Equal(tc.value, got) {
+			if err := s.Read(K, &got); err != nil || !cmp.Equal(tc.value, got) {
 				t.Errorf("Read after freeing space = %+v, %v", got, err)
 			}
 		})
 	}
 }
 
-// lockHelperEnv names the directory in which the helper process locks "k".
+// lockHelperEnv names the directory in which the helper process locks K.
 const lockHelperEnv = "EKSTOKEN_CACHE_TEST_LOCK_DIR"
 
 // TestLockHelperProcess is not a test: TestLockCrossProcess runs the test
@@ -907,14 +871,14 @@ func TestLockHelperProcess(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	unlock, err := Store{Dir: dir}.Lock(ctx, "k")
+	unlock, err := Store{Dir: dir}.Lock(ctx, K, forever)
 	if err != nil {
 		fmt.Println("error:", err)
 		os.Exit(2)
 	}
 	fmt.Println("locked")
 	_, _ = io.Copy(io.Discard, os.Stdin)
-	unlock()
+	unlock.Unlock()
 	os.Exit(0)
 }
 
@@ -958,8 +922,8 @@ func TestLockCrossProcess(t *testing.T) {
 
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 			defer cancel()
-			if unlock, err := s.Lock(ctx, "k"); err == nil {
-				unlock()
+			if unlock, err := s.Lock(ctx, K, forever); err == nil {
+				unlock.Unlock()
 				t.Fatal("Lock succeeded while another process holds it")
 			}
 
@@ -968,11 +932,11 @@ func TestLockCrossProcess(t *testing.T) {
 			}
 			ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel2()
-			unlock, err := s.Lock(ctx2, "k")
+			unlock, err := s.Lock(ctx2, K, forever)
 			if err != nil {
 				t.Fatalf("Lock after the other process let go: %v", err)
 			}
-			unlock()
+			unlock.Unlock()
 		})
 	}
 }

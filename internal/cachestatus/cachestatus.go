@@ -1,18 +1,27 @@
 // Package cachestatus lists and clears what ekstoken keeps in its cache:
 // tokens and the expiring credentials that signed them. It reads only the
 // metadata of credential entries, never their secret keys.
+//
+// The cache directory may be shared with other programs (EKSTOKEN_CACHE_DIR
+// pointed at ~/.aws/sso/cache, --cache-dir at a project), so a file counts
+// as ekstoken's only when its name has ekstoken's pattern, it is a regular
+// file of the user's, and it says it holds one of ekstoken's formats.
+// Nothing else is listed or removed.
 package cachestatus
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/ekstoken/ekstoken/internal/awsauth"
 	"github.com/ekstoken/ekstoken/internal/cache"
+	"github.com/ekstoken/ekstoken/internal/gettoken"
 	"github.com/ekstoken/ekstoken/internal/tokencache"
 )
 
@@ -32,9 +41,13 @@ type Item struct {
 	RoleARN     string `json:"roleArn,omitempty"`
 	AccessKeyID string `json:"accessKeyId,omitempty"`
 	Source      string `json:"credentialSource,omitempty"`
-	// Expires is when ekstoken stops serving the entry: for a token, its
-	// reported expirationTimestamp (with the default refresh margin).
+	// Expires is when ekstoken stops serving the entry (with the default
+	// refresh margin): for a token, its reported expirationTimestamp; for
+	// credentials, their expiry less the margin and the window that keeps
+	// a token signed with them alive.
 	Expires time.Time `json:"expires,omitzero"`
+	// CredentialsExpire is when cached credentials themselves expire.
+	CredentialsExpire time.Time `json:"credentialsExpire,omitzero"`
 	// ExpiresIn is Expires less now, in whole seconds; negative once past.
 	ExpiresIn int64 `json:"expiresInSeconds"`
 	// CappedByCredentials: the signing credentials end before the 15
@@ -46,7 +59,21 @@ type Item struct {
 	name string
 }
 
-// List reads every entry of the store.
+// formats are the entry formats ekstoken writes and wrote, by kind.
+// Entries of older versions are ekstoken's too: listed, and removed by
+// clear.
+var formats = map[string]string{
+	tokencache.EntryFormat:    KindToken,
+	"ekstoken/token/v1":       KindToken,
+	awsauth.CredentialsFormat: KindCredentials,
+	"ekstoken/credentials/v1": KindCredentials,
+}
+
+// SourceEnvironmentKeys is the source of tokens signed with keys from the
+// environment, which belong to no profile.
+const SourceEnvironmentKeys = gettoken.SourceEnvironmentKeys
+
+// List reads every entry of ekstoken's in the store.
 func List(s cache.Store, now time.Time) ([]Item, error) {
 	names, err := s.Names()
 	if err != nil {
@@ -54,21 +81,18 @@ func List(s cache.Store, now time.Time) ([]Item, error) {
 	}
 	items := make([]Item, 0, len(names))
 	for _, name := range names {
-		items = append(items, describe(s, name, now))
+		format, err := s.Probe(name)
+		if err != nil || formats[format] == "" {
+			continue // not ekstoken's: not ours to show or remove
+		}
+		items = append(items, describe(s, name, format, now))
 	}
 	return items, nil
 }
 
-func describe(s cache.Store, name string, now time.Time) Item {
+func describe(s cache.Store, name, format string, now time.Time) Item {
 	it := Item{File: s.Path(name), name: name}
-	var probe struct {
-		Format string `json:"format"`
-	}
-	if err := s.Read(name, &probe); err != nil {
-		it.Kind, it.Error = KindUnreadable, err.Error()
-		return it
-	}
-	switch probe.Format {
+	switch format {
 	case tokencache.EntryFormat:
 		var e tokencache.Entry
 		if err := s.Read(name, &e); err != nil {
@@ -99,9 +123,11 @@ func describe(s cache.Store, name string, now time.Time) Item {
 			return it
 		}
 		it.Kind = KindCredentials
-		it.Profile, it.RoleARN, it.AccessKeyID, it.Source, it.Expires = m.Profile, m.RoleARN, m.AccessKeyID, m.Source, m.Expires
+		it.Profile, it.RoleARN, it.AccessKeyID, it.Source = m.Profile, m.RoleARN, m.AccessKeyID, m.Source
+		it.CredentialsExpire = m.Expires
+		it.Expires = gettoken.CredentialsServedUntil(m.Expires, tokencache.DefaultMargin)
 	default:
-		it.Kind, it.Error = KindUnreadable, fmt.Sprintf("unknown format %q", probe.Format)
+		it.Kind, it.Error = KindUnreadable, fmt.Sprintf("format %q of an older ekstoken: replaced on next use", format)
 		return it
 	}
 	it.ExpiresIn = int64(it.Expires.Sub(now) / time.Second)
@@ -124,27 +150,57 @@ func (f Filter) Matches(it Item) bool {
 		(f.Region == "" || f.Region == it.Region)
 }
 
-// Clear removes the entries the filter selects, unreadable ones included
-// when there is no filter, and returns how many it removed.
-func Clear(s cache.Store, f Filter, now time.Time) (int, error) {
+// Cleared is what Clear did.
+type Cleared struct {
+	// Removed counts removed entries.
+	Removed int
+	// KeptCredentials counts credential entries a cluster or region filter
+	// left: every cluster of a profile shares them.
+	KeptCredentials int
+	// Temps and Locks count removed leftovers: temp files of crashed writers
+	// and lock files nobody held.
+	Temps, Locks int
+}
+
+// Clear removes the entries the filter selects, unreadable ones of
+// ekstoken's included when there is no filter, then the temp files that
+// crashed writers left (older than cache.StaleAfter at now) and the lock
+// files nobody holds. It refuses a directory that others can write, where
+// a file could be swapped between the check and the removal.
+func Clear(s cache.Store, f Filter, now time.Time) (Cleared, error) {
+	var c Cleared
+	if err := s.CheckDir(); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return c, nil
+		}
+		return c, fmt.Errorf("nothing removed: %w", err)
+	}
 	items, err := List(s, now)
 	if err != nil {
-		return 0, err
+		return c, err
 	}
-	n := 0
 	for _, it := range items {
 		if it.Kind == KindUnreadable && f != (Filter{}) {
 			continue
 		}
 		if it.Kind != KindUnreadable && !f.Matches(it) {
+			if it.Kind == KindCredentials {
+				c.KeptCredentials++
+			}
 			continue
 		}
 		if err := s.Remove(it.name); err != nil {
-			return n, err
+			return c, err
 		}
-		n++
+		c.Removed++
 	}
-	return n, nil
+	if c.Temps, err = s.RemoveStaleTemps(now); err != nil {
+		return c, err
+	}
+	if c.Locks, err = s.RemoveStaleLocks(); err != nil {
+		return c, err
+	}
+	return c, nil
 }
 
 // WriteTable prints items for people.
@@ -157,6 +213,9 @@ func WriteTable(w io.Writer, items []Item) error {
 			continue
 		}
 		who := dash(it.Profile)
+		if it.Source == SourceEnvironmentKeys {
+			who = "(" + SourceEnvironmentKeys + ")"
+		}
 		if it.RoleARN != "" {
 			who += " / " + it.RoleARN
 		}

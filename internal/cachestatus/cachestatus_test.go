@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,25 +27,35 @@ func token(akid string) string {
 	return "k8s-aws-v1." + base64.RawURLEncoding.EncodeToString([]byte(u))
 }
 
-// fill writes two tokens, a credentials entry and a broken file.
+// Entry names as ekstoken gives them.
+const (
+	tokA   = "token-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	tokB   = "token-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	credC  = "credentials-cccccccccccccccccccccccccccccccccccccccc"
+	tokBad = "token-dddddddddddddddddddddddddddddddddddddddd"
+)
+
+// fill writes two tokens (one signed with environment keys), a credentials
+// entry and an entry of ours that cannot be read (mode 0644).
 func fill(t *testing.T) cache.Store {
 	t.Helper()
 	s := cache.Store{Dir: filepath.Join(t.TempDir(), "c")}
-	prod := tokencache.NewEntry(token("ASIAPROD"))
+	prod := tokencache.NewEntry("k", token("ASIAPROD"))
 	prod.Cluster, prod.Region, prod.Profile, prod.AccessKeyID = "prod", "eu-west-1", "admin", "ASIAPROD"
 	prod.CredentialsExpire = signedAt.Add(10 * time.Minute)
-	dev := tokencache.NewEntry(token("AKIADEV"))
-	dev.Cluster, dev.Region, dev.Profile, dev.AccessKeyID = "dev", "us-east-1", "default", "AKIADEV"
+	dev := tokencache.NewEntry("k", token("AKIADEV"))
+	dev.Cluster, dev.Region, dev.AccessKeyID, dev.CredentialSource = "dev", "us-east-1", "AKIADEV", SourceEnvironmentKeys
 	for name, v := range map[string]any{
-		"token-a": prod, "token-b": dev,
-		"credentials-c": map[string]any{"format": awsauth.CredentialsFormat, "accessKeyId": "ASIAPROD", "secretAccessKey": secret,
+		tokA: prod, tokB: dev,
+		credC: map[string]any{"format": awsauth.CredentialsFormat, "accessKeyId": "ASIAPROD", "secretAccessKey": secret,
 			"sessionToken": secret, "expires": signedAt.Add(10 * time.Minute), "source": "AssumeRoleProvider", "profile": "admin"},
+		tokBad: prod,
 	} {
 		if err := s.Write(name, v); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(s.Path("token-broken"), []byte("{"), 0o600); err != nil {
+	if err := os.Chmod(s.Path(tokBad), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -62,9 +73,10 @@ func TestList(t *testing.T) {
 			(time.Duration(it.ExpiresIn) * time.Second).String(), map[bool]string{true: "capped"}[it.CappedByCredentials]}, " "))
 	}
 	want := []string{
-		"credentials  admin ASIAPROD 8m0s ",
+		// Served until they expire less the 60 s margin and 5 min.
+		"credentials  admin ASIAPROD 2m0s ",
 		"token prod admin ASIAPROD 7m0s capped", // credentials end at +10m, less the 60 s margin
-		"token dev default AKIADEV 12m0s ",
+		"token dev  AKIADEV 12m0s ",
 		"unreadable    0s ",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -81,8 +93,11 @@ func TestList(t *testing.T) {
 		if strings.Contains(out, secret) || strings.Contains(out, "k8s-aws-v1.") {
 			t.Errorf("%s output holds a secret or a token:\n%s", name, out)
 		}
-		if !strings.Contains(out, "token-broken") {
+		if !strings.Contains(out, tokBad) {
 			t.Errorf("%s output does not list the unreadable entry", name)
+		}
+		if !strings.Contains(out, SourceEnvironmentKeys) {
+			t.Errorf("%s output does not say a token was signed with environment keys", name)
 		}
 	}
 }
@@ -94,16 +109,24 @@ func TestClear(t *testing.T) {
 		left   []string
 	}{
 		{"everything", Filter{}, nil},
-		{"one cluster keeps credentials", Filter{Cluster: "prod"}, []string{"credentials-c", "token-b", "token-broken"}},
-		{"a profile takes its credentials", Filter{Profile: "admin"}, []string{"token-b", "token-broken"}},
-		{"a region", Filter{Region: "us-east-1"}, []string{"credentials-c", "token-a", "token-broken"}},
-		{"no match", Filter{Cluster: "none"}, []string{"credentials-c", "token-a", "token-b", "token-broken"}},
+		{"one cluster keeps credentials", Filter{Cluster: "prod"}, []string{credC, tokB, tokBad}},
+		{"a profile takes its credentials", Filter{Profile: "admin"}, []string{tokB, tokBad}},
+		{"a region", Filter{Region: "us-east-1"}, []string{credC, tokA, tokBad}},
+		{"no match", Filter{Cluster: "none"}, []string{credC, tokA, tokB, tokBad}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := fill(t)
-			n, err := Clear(s, tt.filter, signedAt)
+			res, err := Clear(s, tt.filter, signedAt)
 			if err != nil {
 				t.Fatal(err)
+			}
+			n := res.Removed
+			wantKept := 0
+			if slices.Contains(tt.left, credC) && tt.filter != (Filter{}) && (tt.filter.Cluster != "" || tt.filter.Region != "") {
+				wantKept = 1
+			}
+			if res.KeptCredentials != wantKept {
+				t.Errorf("kept credentials %d, want %d", res.KeptCredentials, wantKept)
 			}
 			left, _ := s.Names()
 			if diff := cmp.Diff(tt.left, left); diff != "" {

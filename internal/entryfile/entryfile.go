@@ -103,3 +103,16 @@ func Join(elem ...string) string {
 	}
 	return b.String()
 }
+
+func checkRegular(f *os.File) (*os.File, fs.FileInfo, error) {
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s is not a regular file", f.Name())
+	}
+	return f, st, nil
+}

@@ -5,6 +5,7 @@ package entryfile
 import (
 	"io/fs"
 	"os"
+	"strconv"
 	"syscall"
 )
 
@@ -20,4 +21,27 @@ func openNoFollow(path string) (*os.File, error) {
 func OwnedByMe(st fs.FileInfo) bool {
 	sys, ok := st.Sys().(*syscall.Stat_t)
 	return ok && int(sys.Uid) == os.Geteuid()
+}
+
+// OpenRegular opens path for reading, following symlinks (AWS config files
+// are often links into a dotfiles checkout), without blocking on a FIFO,
+// and only if it is a regular file.
+func OpenRegular(path string) (*os.File, fs.FileInfo, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return checkRegular(f)
+}
+
+// ChangeStamp identifies a version of a file beyond its size and
+// modification time: its device and inode, which a symlink swapped to
+// another file changes. (The change time would catch a rewrite in place
+// too, but its field differs between Unix systems.)
+func ChangeStamp(st fs.FileInfo) string {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	return strconv.FormatUint(uint64(sys.Dev), 10) + ":" + strconv.FormatUint(uint64(sys.Ino), 10)
 }

@@ -24,3 +24,16 @@ func openNoFollow(path string) (*os.File, error) {
 
 // OwnedByMe: the profile directory's ACL already limits it to the user.
 func OwnedByMe(fs.FileInfo) bool { return true }
+
+// OpenRegular opens path for reading, following symlinks, only if it is a
+// regular file.
+func OpenRegular(path string) (*os.File, fs.FileInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return checkRegular(f)
+}
+
+// ChangeStamp: os.FileInfo on Windows carries no file ID.
+func ChangeStamp(fs.FileInfo) string { return "" }

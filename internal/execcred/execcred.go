@@ -2,7 +2,7 @@
 // what kubectl asks for in KUBERNETES_EXEC_INFO and writes the ExecCredential
 // that answers it. It knows nothing about AWS or caching.
 //
-// The behaviour follows `aws eks get-token` (token-spec.md §1.7, §1.8) so that
+// The behaviour follows `aws eks get-token` (docs/token.md#execcredential, docs/token.md#apiversion) so that
 // ekstoken is a drop-in replacement: the apiVersion kubectl configured is
 // echoed back, v1beta1 is the default, and every warning goes to stderr.
 package execcred
@@ -35,8 +35,8 @@ type Info struct {
 	// Present is false when KUBERNETES_EXEC_INFO was absent, which means a
 	// person ran the plugin by hand.
 	Present bool
-	// Warning, when not empty, is a message for stderr (same texts as the aws
-	// CLI, token-spec.md §1.8).
+	// Warning, when not empty, is a message for stderr (the aws CLI's texts,
+	// changed where they would mislead: docs/token.md#apiversion).
 	Warning string
 }
 

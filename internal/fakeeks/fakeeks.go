@@ -8,8 +8,8 @@
 // AWS. Behind authentication it serves just enough of the Kubernetes API for
 // kubectl version, kubectl get namespaces and kubectl auth whoami.
 //
-// "Spec x.y" in comments refers to the sections of token-spec.md, the team's
-// reference on how EKS tokens are built and checked.
+// Comments cite docs/token.md, the project's description of how EKS tokens
+// are built and checked; "check N" is check N of docs/token.md#verifier.
 package fakeeks
 
 import (
@@ -204,7 +204,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// userInfo is what EKS reports for a caller (spec 2.3 check 14): the canonical
+// userInfo is what EKS reports for a caller (docs/token.md#check-14-identity): the canonical
 // ARN as username, the raw ARN and session name as extras.
 func userInfo(c *Caller) obj {
 	extra := obj{"accessKeyId": []string{c.AccessKeyID}, "arn": []string{c.ARN}, "canonicalArn": []string{c.Username}}

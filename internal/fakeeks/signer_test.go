@@ -13,18 +13,18 @@ import (
 )
 
 // presign describes a presigned GetCallerIdentity URL. It is a test-only
-// signer, written independently of the server code (spec 3.6) and checked
+// signer, written independently of the server code (docs/token.md#signing) and checked
 // against the golden vector V1, so that malformed tokens can be built that
 // fail for exactly one reason.
 type presign struct {
 	host, region, akid, secret, session, cluster string
 	date                                         time.Time
-	expires                                      string      // "" omits X-Amz-Expires (spec 5 V4)
+	expires                                      string      // "" omits X-Amz-Expires (docs/token.md#v4)
 	extraParams                                  [][2]string // signed extra query parameters
 	extraHeaders                                 [][2]string // signed extra headers (lower-case names)
 }
 
-// v1 returns the inputs of golden vector V1 (spec 5).
+// v1 returns the inputs of test vector V1 (docs/token.md#v1).
 func v1() presign {
 	return presign{
 		host: "sts.us-west-2.amazonaws.com", region: "us-west-2",

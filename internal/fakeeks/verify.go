@@ -16,31 +16,30 @@ import (
 	"time"
 )
 
-// Constants of the token format and of the verifier (spec 2.1, 2.3).
+// Constants of the token format and of the verifier (docs/token.md#lifetime, docs/token.md#verifier).
 const (
 	tokenPrefix     = "k8s-aws-v1."
 	maxTokenLen     = 4096 // upstream maxTokenLenBytes; larger tokens are refused before decoding
 	presignValidity = 15 * time.Minute
 	amzDateLayout   = "20060102T150405Z"
 	clusterIDHeader = "x-k8s-aws-id"
-	// The verifier replays only these two headers to STS (spec 2.3 check 12,
-	// pitfall 7.2), so a token signed over anything else can never verify.
+	// The verifier replays only these two headers to STS (docs/token.md#check-12-replay), so a token signed over anything else can never verify.
 	replayableSignedHeaders = "host;x-k8s-aws-id"
 	emptyPayloadSHA256      = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 )
 
-// allowedParams is the verifier's query allow-list (spec 2.3 check 7), lower-cased.
+// allowedParams is the verifier's query allow-list (docs/token.md#check-7-query), lower-cased.
 var allowedParams = map[string]bool{
 	"action": true, "version": true, "x-amz-algorithm": true, "x-amz-credential": true,
 	"x-amz-date": true, "x-amz-expires": true, "x-amz-security-token": true,
 	"x-amz-signature": true, "x-amz-signedheaders": true,
 }
 
-// regionLabel is the verifier's check on the region label of an STS host (spec 2.3 check 5).
+// regionLabel is the verifier's check on the region label of an STS host (docs/token.md#check-5-host).
 var regionLabel = regexp.MustCompile(`^[[:alnum:]]([[:alnum:]\-]*[[:alnum:]])?$`)
 
 // partition describes the STS host names of one AWS partition (pkg/endpoints/partitions.go,
-// spec 2.3 table). fips reports whether the SDK resolver produces "sts-fips." hosts there
+// docs/token.md#partitions). fips reports whether the SDK resolver produces "sts-fips." hosts there
 // (GovCloud's FIPS endpoint is the plain "sts." host).
 type partition struct {
 	domain, dualStack string
@@ -61,7 +60,7 @@ var partitions = map[string]partition{
 // Caller is the identity a valid token authenticates as.
 type Caller struct {
 	ARN         string // as STS GetCallerIdentity returns it, e.g. arn:aws:sts::A:assumed-role/R/S
-	Username    string // as EKS maps it: assumed-role ARNs become arn:aws:iam::A:role/R (spec 2.3 check 14)
+	Username    string // as EKS maps it: assumed-role ARNs become arn:aws:iam::A:role/R (docs/token.md#check-14-identity)
 	AccountID   string
 	SessionName string // the S of an assumed-role ARN, else ""
 	AccessKeyID string // from X-Amz-Credential
@@ -70,8 +69,8 @@ type Caller struct {
 }
 
 // Verify authenticates a bearer token the way EKS does: first every check of
-// aws-iam-authenticator's verifier, in its order (spec 2.3 checks 1-11), then
-// what STS does with the replayed request (spec 2.4), where the signature is
+// aws-iam-authenticator's verifier, in its order (checks 1 to 11 of docs/token.md#verifier), then
+// what STS does with the replayed request (docs/token.md#sts), where the signature is
 // recomputed with the server's own ClusterID as x-k8s-aws-id. That last step
 // is what binds a token to one cluster. Verify uses Options.Now as the clock,
 // updates Stats, and is safe for concurrent use.
@@ -89,7 +88,7 @@ func (s *Server) verify(token string) (*Caller, error) {
 	if !ok {
 		return nil, errors.New("token is missing the k8s-aws-v1. prefix")
 	}
-	// RawURLEncoding: "=" padding and the standard alphabet's "+/" fail here (pitfall 7.5).
+	// RawURLEncoding: "=" padding and the standard alphabet's "+/" fail here (docs/token.md#unpadded-base64url).
 	raw, err := base64.RawURLEncoding.DecodeString(enc)
 	if err != nil {
 		return nil, fmt.Errorf("token is not unpadded base64url: %w", err)
@@ -120,7 +119,7 @@ func (s *Server) verify(token string) (*Caller, error) {
 	}) {
 		return nil, errors.New("x-amz-signedheaders does not include x-k8s-aws-id")
 	}
-	// Required although STS ignores it (pitfall 7.1): a missing value fails strconv.Atoi.
+	// Required although STS ignores it (docs/token.md#x-amz-expires-is-required): a missing value fails strconv.Atoi.
 	if exp, err := strconv.Atoi(params["x-amz-expires"]); err != nil || exp < 0 || exp > 900 {
 		return nil, fmt.Errorf("invalid x-amz-expires %q: want an integer in [0, 900]", params["x-amz-expires"])
 	}
@@ -132,22 +131,21 @@ func (s *Server) verify(token string) (*Caller, error) {
 	if now.After(date.Add(presignValidity)) {
 		return nil, errors.New("x-amz-date is expired (15 minute expiration)")
 	}
-	// The verifier has no future check; STS has (pitfall 7.8, window inferred as 15 min).
+	// The verifier has no future check; STS has (docs/token.md#sts; the window is inferred as 15 min).
 	if date.After(now.Add(presignValidity)) {
 		return nil, errors.New("SignatureDoesNotMatch: signature not yet current (x-amz-date more than 15 minutes in the future)")
 	}
 	return s.fakeSTS(u, hostRegion, params)
 }
 
-// checkHost accepts any region's STS host of the configured partition (spec 2.3
-// check 5) and returns the region the credential scope must name.
+// checkHost accepts any region's STS host of the configured partition (docs/token.md#check-5-host) and returns the region the credential scope must name.
 func (s *Server) checkHost(host string) (string, error) {
 	p := partitions[s.opts.Partition]
 	if host == "sts.amazonaws.com" {
 		if s.opts.Partition != "aws" {
 			return "", fmt.Errorf("global endpoint unsupported in partition %s", s.opts.Partition)
 		}
-		return "us-east-1", nil // the global endpoint is signed for us-east-1 (spec 1.4)
+		return "us-east-1", nil // the global endpoint is signed for us-east-1 (docs/token.md#regional-and-global)
 	}
 	labels := strings.SplitN(host, ".", 3)
 	if len(labels) != 3 || !regionLabel.MatchString(labels[1]) {
@@ -162,7 +160,7 @@ func (s *Server) checkHost(host string) (string, error) {
 	return region, nil
 }
 
-// checkQuery applies spec 2.3 check 7 and returns the parameters keyed in lower case.
+// checkQuery applies docs/token.md#check-7-query and returns the parameters keyed in lower case.
 func checkQuery(rawQuery string) (map[string]string, error) {
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
@@ -225,7 +223,7 @@ func (s *Server) fakeSTS(u *url.URL, hostRegion string, p map[string]string) (*C
 // canonicalQuery is the SigV4 canonical query string: every parameter except
 // the signature, re-encoded RFC 3986 style and sorted by key then value. It is
 // rebuilt from the parsed values because botocore and Go order the parameters
-// differently (spec 5 V2, pitfall 7.12).
+// differently (docs/token.md#v2, docs/token.md#comparing-urls-as-strings).
 func canonicalQuery(q url.Values) string {
 	var pairs [][2]string
 	for k, vs := range q {
@@ -250,7 +248,7 @@ func canonicalQuery(q url.Values) string {
 }
 
 // rfc3986 percent-encodes everything but A-Za-z0-9-_.~ with uppercase hex
-// (%20 for space, unlike url.QueryEscape), as SigV4 requires (spec 3.6).
+// (%20 for space, unlike url.QueryEscape), as SigV4 requires (docs/token.md#signing).
 func rfc3986(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
@@ -265,7 +263,7 @@ func rfc3986(s string) string {
 	return b.String()
 }
 
-// sigV4 returns the hex SigV4 signature of a canonical request for service sts (spec 3.6).
+// sigV4 returns the hex SigV4 signature of a canonical request for service sts (docs/token.md#signing).
 func sigV4(secret, amzDate, region, canonicalRequest string) string {
 	day := amzDate[:8]
 	sum := sha256.Sum256([]byte(canonicalRequest))
@@ -281,8 +279,7 @@ func sigV4(secret, amzDate, region, canonicalRequest string) string {
 }
 
 // canonicalARN maps an STS caller ARN to the EKS username: assumed-role
-// sessions become their role ARN without path (spec 2.3 check 14, pitfall
-// 7.18); users, root and federated users keep their ARN.
+// sessions become their role ARN without path (docs/token.md#check-14-identity); users, root and federated users keep their ARN.
 func canonicalARN(arn string) (username, account, session string) {
 	f := strings.SplitN(arn, ":", 6) // arn:partition:service:region:account:resource
 	if len(f) != 6 || f[0] != "arn" {

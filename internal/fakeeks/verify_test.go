@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Golden vectors from spec 5 (produced by botocore, aws-sdk-go-v2 and aws-iam-authenticator).
+// Test vectors of docs/token.md#vectors (produced by botocore, aws-sdk-go-v2 and aws-iam-authenticator).
 const (
 	v1URL   = "https://sts.us-west-2.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAR2TG44V6AS3ZZE7C%2F20230428%2Fus-west-2%2Fsts%2Faws4_request&X-Amz-Date=20230428T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host%3Bx-k8s-aws-id&X-Amz-Signature=e211dba77aba9dc44b0b6be38b8eaad092599c5157f6314444c5b9d85747f5ce"
 	v1Token = "k8s-aws-v1.aHR0cHM6Ly9zdHMudXMtd2VzdC0yLmFtYXpvbmF3cy5jb20vP0FjdGlvbj1HZXRDYWxsZXJJZGVudGl0eSZWZXJzaW9uPTIwMTEtMDYtMTUmWC1BbXotQWxnb3JpdGhtPUFXUzQtSE1BQy1TSEEyNTYmWC1BbXotQ3JlZGVudGlhbD1BU0lBUjJURzQ0VjZBUzNaWkU3QyUyRjIwMjMwNDI4JTJGdXMtd2VzdC0yJTJGc3RzJTJGYXdzNF9yZXF1ZXN0JlgtQW16LURhdGU9MjAyMzA0MjhUMDAwMDAwWiZYLUFtei1FeHBpcmVzPTYwJlgtQW16LVNpZ25lZEhlYWRlcnM9aG9zdCUzQngtazhzLWF3cy1pZCZYLUFtei1TaWduYXR1cmU9ZTIxMWRiYTc3YWJhOWRjNDRiMGI2YmUzOGI4ZWFhZDA5MjU5OWM1MTU3ZjYzMTQ0NDRjNWI5ZDg1NzQ3ZjVjZQ"
@@ -78,7 +78,7 @@ func TestVerifyAcceptsOtherSTSHosts(t *testing.T) {
 		{"aws", "sts.amazonaws.com", "us-east-1"},
 		{"aws", "sts-fips.us-east-1.amazonaws.com", "us-east-1"},
 		{"aws", "sts.us-east-1.api.aws", "us-east-1"},
-		{"aws", "sts.ap-east-1.amazonaws.com", "ap-east-1"}, // any region of the partition (spec 2.3 check 5)
+		{"aws", "sts.ap-east-1.amazonaws.com", "ap-east-1"}, // any region of the partition (docs/token.md#check-5-host)
 		{"aws-cn", "sts.cn-north-1.amazonaws.com.cn", "cn-north-1"},
 		{"aws-us-gov", "sts.us-gov-west-1.amazonaws.com", "us-gov-west-1"},
 	} {

@@ -3,20 +3,23 @@
 // Go runs the init of every linked package before main. aws-sdk-go-v2's
 // config, STS, SSO and sign-in clients build endpoint tables and schemas
 // there: about 3.5 ms on the machines we measured, more than a whole cache
-// hit. This package imports only light standard-library packages and the
-// light internal/tokencache, internal/cache and internal/execcred. Since Go
-// 1.21 the spec fixes the order of package initialization (sorted by import
-// path, each package as soon as its imports are done), so its init, in
-// init.go, runs before the SDK packages, which wait on net/http and regexp.
-// It answers the hit there and exits. TestHitSkipsSDKInit in cmd/ekstoken
-// checks that order on every CI run.
+// hit. Since Go 1.21 the spec fixes the order of package initialization:
+// repeatedly, the first package in import-path order whose imports are
+// all initialized. Serve is called from the init of cmd/ekstoken/internal/hit,
+// which imports only this package; the hit path's whole import graph is a
+// few light standard-library packages (os, time, strconv, unicode/utf8,
+// encoding/base64, hash/crc64) and this module's stdlib-light packages
+// (tokencache, entryfile, execcred, token, jsonlite, strlite, sha256lite,
+// debugenv). Nothing on it waits on package unicode, crypto or reflect, so
+// that init runs right after package os, before the SDK's packages and the
+// standard library's heavy ones. TestHitSkipsSDKInit and
+// TestImportsStayLight in cmd/ekstoken check that on every CI run.
 //
 // Serve declines, having written nothing, whenever the full program must
 // run: a miss, --help, a flag it does not know, --no-cache, --force-refresh,
-// --debug.
-// The full program then parses the same arguments with cobra and looks the
-// cache up again; TestFastPathParsesLikeCobra in internal/app keeps the two
-// parsers in step.
+// --debug. The full program then parses the same arguments with cobra and
+// looks the cache up again; FuzzFastPathParsesLikeCobra in internal/app
+// keeps the two parsers in step.
 package fastpath
 
 import (
@@ -66,8 +69,8 @@ func Serve(env Env) (bool, error) {
 			return false, nil
 		}
 	}
-	name := tokencache.NewIdentity(r.Request, env.Getenv, env.Home).Name()
-	cred, _, ok := tokencache.Lookup(entryfile.Dir(r.CacheDir), name, env.Now(), r.Margin)
+	id := tokencache.NewIdentity(r.Request, env.Getenv, env.Home)
+	cred, _, ok := tokencache.Lookup(entryfile.Dir(r.CacheDir), id, env.Now(), r.Margin)
 	if !ok {
 		return false, nil
 	}

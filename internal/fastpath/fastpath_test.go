@@ -3,6 +3,7 @@ package fastpath
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,10 +42,16 @@ func newWorld(t *testing.T) *world {
 	id := tokencache.NewIdentity(tokencache.Request{ClusterName: "prod", Region: "eu-west-1", SessionName: tokencache.DefaultSessionName},
 		w.getenv, w.home)
 	store := cache.Store{Dir: filepath.Join(w.home, ".kube", "cache", "ekstoken")}
-	if err := store.Write(id.Name(), tokencache.NewEntry(fakeToken())); err != nil {
+	if err := store.Write(id.Name(), entryFor(id)); err != nil {
 		t.Fatal(err)
 	}
 	return w
+}
+
+func entryFor(id tokencache.Identity) tokencache.Entry {
+	e := tokencache.NewEntry(id.Key(), fakeToken())
+	e.Cluster, e.Region = id.Cluster, "eu-west-1"
+	return e
 }
 
 func (w *world) getenv(k string) string { return w.env[k] }
@@ -151,6 +158,51 @@ func TestImportsStayLight(t *testing.T) {
 	}
 }
 
+// TestServesOnlyItsOwnEntry: an entry copied under another identity's file
+// name is not served, whatever differs: cluster, region, profile, keys,
+// role, a container token.
+func TestServesOnlyItsOwnEntry(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		env  map[string]string
+	}{
+		{"token --cluster-name other --region eu-west-1", nil},
+		{"token --cluster-id prod --region eu-west-1", nil},
+		{"token --cluster-name prod --region us-east-1", nil},
+		{"token --cluster-name prod", map[string]string{"AWS_REGION": "eu-west-1", "AWS_PROFILE": "dev"}},
+		{"token --cluster-name prod --region eu-west-1", map[string]string{"AWS_ACCESS_KEY_ID": "AKIDOTHER", "AWS_SECRET_ACCESS_KEY": "s"}},
+		{"token --cluster-name prod --region eu-west-1 --role-arn arn:aws:iam::1:role/r", nil},
+		{"token --cluster-name prod --region eu-west-1", map[string]string{"AWS_CONTAINER_AUTHORIZATION_TOKEN": "pod-b"}},
+	} {
+		t.Run(tc.line+fmt.Sprint(tc.env), func(t *testing.T) {
+			w := newWorld(t)
+			src := tokencache.NewIdentity(tokencache.Request{ClusterName: "prod", Region: "eu-west-1", SessionName: tokencache.DefaultSessionName}, w.getenv, w.home)
+			for k, v := range tc.env {
+				w.env[k] = v
+			}
+			r, ok := Parse(strings.Fields(tc.line))
+			if !ok {
+				t.Fatalf("Parse(%q) declined", tc.line)
+			}
+			dst := tokencache.NewIdentity(r.Request, w.getenv, w.home)
+			if dst.Name() == src.Name() {
+				t.Fatal("setup: the two identities share a name")
+			}
+			dir := filepath.Join(w.home, ".kube", "cache", "ekstoken")
+			b, err := os.ReadFile(filepath.Join(dir, src.Name()+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, dst.Name()+".json"), b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if w.serve(tc.line) {
+				t.Errorf("served another identity's entry: %s", w.out.String())
+			}
+		})
+	}
+}
+
 // Every spelling of "on" that the full program's debug logger accepts makes
 // the hit path decline, so the full program runs and logs; "off" spellings
 // still serve the hit.
@@ -186,7 +238,7 @@ func TestServeEndsWithSSOLogin(t *testing.T) {
 			}
 		}
 		id := tokencache.NewIdentity(tokencache.Request{ClusterName: "prod", Region: "eu-west-1", SessionName: tokencache.DefaultSessionName}, w.getenv, w.home)
-		e := tokencache.NewEntry(fakeToken())
+		e := entryFor(id)
 		e.CredentialSource, e.SSOTokenFile = "SSOProvider", sso
 		if err := (cache.Store{Dir: filepath.Join(w.home, ".kube", "cache", "ekstoken")}).Write(id.Name(), e); err != nil {
 			t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -55,8 +56,11 @@ type Env struct {
 	Store *cache.Store
 	// Resolve gets credentials; tests count its calls.
 	Resolve func(context.Context, awsauth.Options) (awsauth.Result, error)
-	// LockTimeout bounds the wait for another process's refresh.
+	// LockTimeout bounds the wait for another process's refresh while it
+	// waits for a person; one that does not is waited for much less.
 	LockTimeout time.Duration
+	// shortWait, when set, replaces that lesser wait (tests).
+	shortWait time.Duration
 }
 
 // Run prints one ExecCredential for in, or returns an error and prints
@@ -70,26 +74,39 @@ func Run(ctx context.Context, env Env, in Input) error {
 	id := tokencache.NewIdentity(in.Request, env.Getenv, env.Home)
 	name := id.Name()
 
-	if env.Store != nil && !in.ForceRefresh {
-		if c, ok := env.lookup(*env.Store, name, in.Margin); ok {
-			env.Log.Debug("cache hit", "remaining", c.Expiration.Sub(env.Now()).Round(time.Second), "file", env.Store.Path(name),
-				"credentialSource", env.signedBy(ctx, *env.Store, name), "took", env.Now().Sub(start))
-			return execcred.Write(env.Stdout, info.APIVersion, c)
-		}
+	var store *cache.Store
+	if env.Store != nil {
+		// One Holds for this run: while it prompts, the locks it holds say
+		// so to the processes waiting for them.
+		s := *env.Store
+		s.Holds = &cache.Holds{}
+		store = &s
+	}
+	wait := env.lockWait(id.EnvKeys())
+	if store != nil && !in.ForceRefresh {
 		// One refresh for many parallel kubectl runs: wait for whoever is
 		// refreshing, then look again before doing the work ourselves.
-		lockCtx, cancel := context.WithTimeout(ctx, env.LockTimeout)
-		unlock, err := env.Store.Lock(lockCtx, name)
-		cancel()
-		if err != nil {
-			env.Log.Debug("refreshing without the lock", "err", err)
-		} else {
-			defer unlock()
-			if c, ok := env.lookup(*env.Store, name, in.Margin); ok {
-				env.Log.Debug("cache hit after waiting for another refresh", "took", env.Now().Sub(start))
-				return execcred.Write(env.Stdout, info.APIVersion, c)
+		var c execcred.Credential
+		looks := 0
+		found, unlock, lockErr := store.LookLockLook(ctx, name, wait, func() bool {
+			looks++
+			var ok bool
+			c, ok = env.lookup(*store, id, in.Margin)
+			return ok
+		})
+		if found {
+			msg := "cache hit"
+			if looks > 1 {
+				msg = "cache hit after waiting for another refresh"
 			}
+			env.Log.Debug(msg, "remaining", c.Expiration.Sub(env.Now()).Round(time.Second), "file", store.Path(name),
+				"credentialSource", env.signedBy(ctx, *store, name), "took", env.Now().Sub(start))
+			return execcred.Write(env.Stdout, info.APIVersion, c)
 		}
+		if lockErr != nil {
+			env.Log.Debug("refreshing without the lock", "err", lockErr)
+		}
+		defer unlock()
 	}
 
 	// Prompts need a person: kubectl says so in KUBERNETES_EXEC_INFO and
@@ -102,15 +119,24 @@ func Run(ctx context.Context, env Env, in Input) error {
 		FromKubectl: info.Present, LoginCommand: env.loginCommand(in, id),
 		Getenv: env.Getenv, Now: env.Now, Log: env.Log,
 	}
+	var holds *cache.Holds
+	if store != nil {
+		holds = store.Holds
+	}
 	if interactive {
-		opts.MFACode = awsauth.TerminalPrompt(env.Stdin, env.Stderr)
+		prompt := awsauth.TerminalPrompt(env.Stdin, env.Stderr)
+		opts.MFACode = func(serial string) (string, error) {
+			defer holds.WaitingForPerson("the MFA code of " + serial)()
+			return prompt(serial)
+		}
 	}
 	// Keys from the environment cost nothing to resolve: nothing to cache.
-	envKeys := id.AccessKeyID != "" && !id.ProfileFlag && in.RoleARN == ""
-	if env.Store != nil && !in.NoCredentialCache && !envKeys {
+	envKeys := id.EnvKeys()
+	if store != nil && !in.NoCredentialCache && !envKeys {
+		key := id.CredentialsKey()
 		opts.Cache = &awsauth.FileCache{
-			Store: *env.Store, Name: id.CredentialsName(), Profile: id.Profile, RoleARN: in.RoleARN, Now: env.Now,
-			Window: in.Margin + credentialsWindow, LockTimeout: env.LockTimeout, Log: env.Log,
+			Store: *store, Name: tokencache.CredentialsName(key), Key: key, Profile: id.Profile, RoleARN: in.RoleARN, Now: env.Now,
+			Window: in.Margin + credentialsWindow, Wait: wait, Log: env.Log,
 			Renew: in.ForceRefresh,
 		}
 	}
@@ -118,7 +144,10 @@ func Run(ctx context.Context, env Env, in Input) error {
 	var sso *awsauth.SSOLoginError
 	if errors.As(err, &sso) && in.SSOLogin && interactive && env.SSOLogin != nil {
 		env.Log.Debug("SSO session expired; running aws sso login", "profile", sso.Profile)
-		if lerr := env.SSOLogin(ctx, sso.Profile); lerr != nil {
+		done := holds.WaitingForPerson("aws sso login --profile " + sso.Profile)
+		lerr := env.SSOLogin(ctx, sso.Profile)
+		done()
+		if lerr != nil {
 			return fmt.Errorf("aws sso login --profile %s: %w", sso.Profile, lerr)
 		}
 		res, err = env.Resolve(ctx, opts)
@@ -149,10 +178,14 @@ func Run(ctx context.Context, env Env, in Input) error {
 	if err != nil {
 		return err
 	}
-	entry := tokencache.NewEntry(tok)
+	entry := tokencache.NewEntry(id.Key(), tok)
 	entry.Cluster, entry.Region, entry.Profile, entry.RoleARN = id.Cluster, res.Config.Region, id.Profile, in.RoleARN
 	entry.AccessKeyID, entry.CredentialSource = res.Credentials.AccessKeyID, res.Credentials.Source
 	entry.SSOTokenFile = res.SSOTokenFile
+	if envKeys {
+		// No profile was involved: say so rather than show "default".
+		entry.Profile, entry.CredentialSource = "", SourceEnvironmentKeys
+	}
 	if res.Credentials.CanExpire {
 		entry.CredentialsExpire = res.Credentials.Expires.UTC()
 	}
@@ -166,10 +199,15 @@ func Run(ctx context.Context, env Env, in Input) error {
 		// and keep the token out of the cache, where it would be stale.
 		cred.Expiration = life.End
 		env.Log.Debug("credentials expire within the margin; not caching", "credentialsExpire", life.End)
-	} else if env.Store != nil {
-		if err := env.Store.Write(name, entry); err != nil {
-			// A cache that cannot be written still yields the token.
+	} else if store != nil {
+		if err := store.Write(name, entry); err != nil {
+			// A cache that cannot be written still yields the token. A
+			// refused directory is the user's to fix: say so, since every
+			// call is a miss until then.
 			env.Log.Debug("cache not written", "err", err)
+			if errors.Is(err, cache.ErrUnsafeDir) {
+				fmt.Fprintf(env.Stderr, "ekstoken: not caching: %v\n", err)
+			}
 		}
 	}
 	env.Log.Debug("token signed", "cluster", id.Cluster, "region", res.Config.Region, "expires", cred.Expiration,
@@ -182,13 +220,55 @@ func Run(ctx context.Context, env Env, in Input) error {
 // lives at least this long.
 const credentialsWindow = 5 * time.Minute
 
+// SourceEnvironmentKeys is the credential source that token entries signed
+// with keys from the environment record.
+const SourceEnvironmentKeys = "environment keys"
+
+// CredentialsServedUntil is when cached credentials that expire at expires
+// stop being used, with the refresh margin margin: `ekstoken status` shows it.
+func CredentialsServedUntil(expires time.Time, margin time.Duration) time.Time {
+	return expires.Add(-(margin + credentialsWindow))
+}
+
 // lookup is tokencache.Lookup with the miss explained in the debug log.
-func (env Env) lookup(s cache.Store, name string, margin time.Duration) (execcred.Credential, bool) {
-	c, why, ok := tokencache.Lookup(s, name, env.Now(), margin)
+func (env Env) lookup(s cache.Store, id tokencache.Identity, margin time.Duration) (execcred.Credential, bool) {
+	c, why, ok := tokencache.Lookup(s, id, env.Now(), margin)
 	if !ok {
-		env.Log.Debug("cache miss", "reason", why, "file", s.Path(name))
+		env.Log.Debug("cache miss", "reason", why, "file", s.Path(id.Name()))
 	}
 	return c, ok
+}
+
+// How long a cold run waits for another process refreshing the same
+// identity before it refreshes on its own: about as long as its own
+// refresh could take. Keys from the environment involve no network, so a
+// holder taking longer is stuck; other sources may call STS, SSO, IMDS or
+// a credential_process. Only a holder that says it waits for a person (an
+// MFA code, an SSO login) is waited for up to LockTimeout.
+const (
+	staticLockWait  = time.Second
+	networkLockWait = 10 * time.Second
+)
+
+func (env Env) lockWait(envKeys bool) cache.Wait {
+	short := networkLockWait
+	if envKeys {
+		short = staticLockWait
+	}
+	if env.shortWait > 0 {
+		short = env.shortWait
+	}
+	var once sync.Once
+	return cache.Wait{
+		Short: min(short, env.LockTimeout),
+		Long:  env.LockTimeout,
+		Waiting: func(what string) {
+			once.Do(func() {
+				fmt.Fprintf(env.Stderr, "ekstoken: another ekstoken is waiting for %s in another terminal; waiting up to %v for it\n",
+					what, env.LockTimeout.Round(time.Second))
+			})
+		},
+	}
 }
 
 // signedBy names, for the debug log of a hit, the credentials that signed

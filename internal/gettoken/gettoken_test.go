@@ -69,7 +69,13 @@ func (h *harness) resolve(_ context.Context, o awsauth.Options) (awsauth.Result,
 
 func (h *harness) run(in Input) (execcred.Credential, string, error) {
 	h.t.Helper()
-	var out, errb bytes.Buffer
+	return h.runTo(io.Discard, in)
+}
+
+// runTo is run with stderr, debug log excluded, copied to stderr.
+func (h *harness) runTo(stderr io.Writer, in Input) (execcred.Credential, string, error) {
+	h.t.Helper()
+	var out, errb, logb bytes.Buffer
 	if in.Margin == 0 {
 		in.Margin = time.Minute
 	}
@@ -80,8 +86,8 @@ func (h *harness) run(in Input) (execcred.Credential, string, error) {
 		Now:    h.clock.Now,
 		Getenv: func(k string) string { return h.env[k] },
 		Home:   h.home,
-		Stdout: &out, Stderr: &errb,
-		Log:         slog.New(slog.NewTextHandler(&errb, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Stdout: &out, Stderr: io.MultiWriter(&errb, stderr),
+		Log:         slog.New(slog.NewTextHandler(&logb, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Store:       h.store,
 		Resolve:     h.resolve,
 		LockTimeout: 5 * time.Second,

@@ -3,11 +3,13 @@ package kubeconfig
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -46,148 +48,41 @@ func modeOf(t *testing.T, path string) fs.FileMode {
 	return st.Mode().Perm()
 }
 
-// noWiderThan checks that no file in dir has a permission bit the
-// original did not.
-func noWiderThan(t *testing.T, dir string, mode fs.FileMode) {
+// dirNames lists the names in dir.
+func dirNames(t *testing.T, dir string) []string {
 	t.Helper()
-	if runtime.GOOS == "windows" {
-		return
-	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var names []string
 	for _, e := range entries {
-		if m := modeOf(t, filepath.Join(dir, e.Name())); m&^mode != 0 {
-			t.Errorf("%s has mode %v, wider than %v", e.Name(), m, mode)
-		}
+		names = append(names, e.Name())
 	}
+	return names
 }
 
-func TestWriteUndo(t *testing.T) {
+// Write replaces the file, keeps its mode, and leaves nothing beside it:
+// no backup, no temp file, no lock.
+func TestWrite(t *testing.T) {
 	for _, mode := range []fs.FileMode{0o600, 0o644, 0o640} {
 		t.Run(mode.String(), func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "config")
 			writeFile(t, path, oldBytes, mode)
-
-			backup, err := Write(path, oldBytes, newBytes, t0)
-			if err != nil {
+			if err := Write(path, oldBytes, newBytes); err != nil {
 				t.Fatal(err)
-			}
-			if want := path + ".ekstoken-backup-20261127T073000Z"; backup != want {
-				t.Errorf("backup %s, want %s", backup, want)
 			}
 			if got := mustRead(t, path); !bytes.Equal(got, newBytes) {
 				t.Errorf("file: %q", got)
 			}
-			if got := mustRead(t, backup); !bytes.Equal(got, oldBytes) {
-				t.Errorf("backup: %q", got)
-			}
-			if runtime.GOOS != "windows" {
-				for _, p := range []string{path, backup, backup + ".written"} {
-					if m := modeOf(t, p); m != mode {
-						t.Errorf("%s: mode %v, want %v", filepath.Base(p), m, mode)
-					}
-				}
-			}
-			if _, err := os.Stat(path + ".lock"); !errors.Is(err, fs.ErrNotExist) {
-				t.Errorf("lock left behind: %v", err)
-			}
-			noWiderThan(t, dir, mode)
-
-			from, err := Undo(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if from != backup {
-				t.Errorf("restored from %s, want %s", from, backup)
-			}
-			if got := mustRead(t, path); !bytes.Equal(got, oldBytes) {
-				t.Errorf("after Undo: %q", got)
-			}
 			if runtime.GOOS != "windows" && modeOf(t, path) != mode {
-				t.Errorf("after Undo: mode %v", modeOf(t, path))
+				t.Errorf("mode %v, want %v", modeOf(t, path), mode)
 			}
-			noWiderThan(t, dir, mode)
-			if entries, _ := os.ReadDir(dir); len(entries) != 1 {
-				t.Errorf("left behind: %v", entries)
-			}
-			if _, err := Undo(path); !errors.Is(err, ErrNoBackup) {
-				t.Errorf("second Undo: %v", err)
+			if names := dirNames(t, dir); len(names) != 1 {
+				t.Errorf("left beside the kubeconfig: %v", names)
 			}
 		})
-	}
-}
-
-// Two writes (in the same second, even) undo one step at a time.
-func TestUndoSteps(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "config")
-	v := [][]byte{[]byte("a: 1\n"), []byte("a: 2\n"), []byte("a: 3\n")}
-	writeFile(t, path, v[0], 0o600)
-	b1, err := Write(path, v[0], v[1], t0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b2, err := Write(path, v[1], v[2], t0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b2 != b1+".1" {
-		t.Errorf("second backup in the same second: %s", b2)
-	}
-	if bs, _ := Backups(path); len(bs) != 2 || bs[0] != b1 || bs[1] != b2 {
-		t.Errorf("Backups: %v", bs)
-	}
-	for i, want := range []struct {
-		from    string
-		content []byte
-	}{{b2, v[1]}, {b1, v[0]}} {
-		from, err := Undo(path)
-		if err != nil || from != want.from || !bytes.Equal(mustRead(t, path), want.content) {
-			t.Errorf("Undo %d: %s %v %q", i, from, err, mustRead(t, path))
-		}
-	}
-	if _, err := Undo(path); !errors.Is(err, ErrNoBackup) {
-		t.Errorf("third Undo: %v", err)
-	}
-}
-
-func TestUndoRefusesAfterForeignEdit(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "config")
-	writeFile(t, path, oldBytes, 0o600)
-	backup, err := Write(path, oldBytes, newBytes, t0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	edited := append(append([]byte{}, newBytes...), "current-context: by-hand\n"...)
-	writeFile(t, path, edited, 0o600)
-
-	_, err = Undo(path)
-	if !errors.Is(err, ErrChanged) {
-		t.Fatalf("Undo: %v", err)
-	}
-	for _, want := range []string{"changed after ekstoken wrote it", "+current-context: by-hand", "cp " + backup + " " + path} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error does not say %q:\n%v", want, err)
-		}
-	}
-	if got := mustRead(t, path); !bytes.Equal(got, edited) {
-		t.Errorf("file touched: %q", got)
-	}
-	if _, err := os.Stat(backup); err != nil {
-		t.Errorf("backup gone: %v", err)
-	}
-
-	// A removed file is not restored either.
-	os.Remove(path)
-	if _, err := Undo(path); !errors.Is(err, ErrChanged) {
-		t.Errorf("Undo of a removed file: %v", err)
-	}
-	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("removed file came back: %v", err)
 	}
 }
 
@@ -200,7 +95,7 @@ func TestWriteRefusesWhileLocked(t *testing.T) {
 	writeFile(t, path+".lock", nil, 0o600)
 
 	start := time.Now()
-	_, err := Write(path, oldBytes, newBytes, t0)
+	err := Write(path, oldBytes, newBytes)
 	if err == nil || !strings.Contains(err.Error(), "another kubectl or ekstoken is editing it") {
 		t.Fatalf("Write under a lock: %v", err)
 	}
@@ -209,12 +104,6 @@ func TestWriteRefusesWhileLocked(t *testing.T) {
 	}
 	if got := mustRead(t, path); !bytes.Equal(got, oldBytes) {
 		t.Errorf("file touched: %q", got)
-	}
-	if bs, _ := Backups(path); len(bs) != 0 {
-		t.Errorf("backups made: %v", bs)
-	}
-	if _, err := Undo(path); err == nil || !strings.Contains(err.Error(), "is locked") {
-		t.Errorf("Undo under a lock: %v", err)
 	}
 	if _, err := os.Stat(path + ".lock"); err != nil {
 		t.Errorf("someone else's lock removed: %v", err)
@@ -225,8 +114,81 @@ func TestWriteRefusesWhileLocked(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		os.Remove(path + ".lock")
 	}()
-	if _, err := Write(path, oldBytes, newBytes, t0); err != nil {
+	if err := Write(path, oldBytes, newBytes); err != nil {
 		t.Errorf("Write after the lock went: %v", err)
+	}
+}
+
+// A lock left behind says whose it is and exactly what to do, and is
+// never removed by ekstoken: kubectl's locks are empty, and a pid may be
+// reused.
+func TestLockMessages(t *testing.T) {
+	defer func(d time.Duration) { lockWait = d }(lockWait)
+	lockWait = 10 * time.Millisecond
+	host, _ := os.Hostname()
+	dead := deadPID(t)
+	for _, tc := range []struct {
+		name, lock string
+		want       []string
+	}{
+		{"kubectl's, empty", "", []string{"another kubectl or ekstoken is editing it", "rm LOCK"}},
+		{"ekstoken's, process gone", fmt.Sprintf("ekstoken pid=%d host=%s\n", dead, host), []string{fmt.Sprintf("left by ekstoken (pid %d), which is no longer running", dead), "kubectl refuses", "`rm LOCK`"}},
+		{"ekstoken's, running", fmt.Sprintf("ekstoken pid=%d host=%s\n", os.Getpid(), host), []string{fmt.Sprintf("ekstoken (pid %d) is still editing it", os.Getpid()), "Wait"}},
+		{"ekstoken's, other host", fmt.Sprintf("ekstoken pid=%d host=%s-elsewhere\n", dead, host), []string{"on host " + host + "-elsewhere", "`rm LOCK`"}},
+		{"garbage", "pid=12 host=x\n", []string{"another kubectl or ekstoken is editing it"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, op := range []string{"Write", "Undo"} {
+				dir := t.TempDir()
+				path := filepath.Join(dir, "config")
+				writeFile(t, path, oldBytes, 0o600)
+				writeFile(t, path+".lock", []byte(tc.lock), 0o600)
+				var err error
+				if op == "Write" {
+					err = Write(path, oldBytes, newBytes)
+				} else {
+					log := UndoLog{Dir: t.TempDir()}
+					fakeRecord(t, log, path)
+					_, err = log.Undo(path)
+				}
+				if err == nil {
+					t.Fatalf("%s under a lock succeeded", op)
+				}
+				for _, w := range tc.want {
+					w = strings.ReplaceAll(w, "LOCK", path+".lock")
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("%s: error does not say %q:\n%v", op, w, err)
+					}
+				}
+				if got := mustRead(t, path+".lock"); string(got) != tc.lock {
+					t.Errorf("%s: the lock changed: %q", op, got)
+				}
+				if got := mustRead(t, path); !bytes.Equal(got, oldBytes) {
+					t.Errorf("%s: file touched: %q", op, got)
+				}
+			}
+		})
+	}
+}
+
+// The lock ekstoken takes names it, so that a later run can tell a lock
+// of a killed ekstoken.
+func TestLockNamesOwner(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config")
+	err := locked(path, func() error {
+		b := mustRead(t, path+".lock")
+		pid, host, ok := parseLockOwner(string(b))
+		me, _ := os.Hostname()
+		if !ok || pid != os.Getpid() || host != me {
+			t.Errorf("lock holds %q", b)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path + ".lock"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("lock left behind: %v", err)
 	}
 }
 
@@ -234,17 +196,17 @@ func TestWriteRefusesChangedFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "config")
 	writeFile(t, path, []byte("edited meanwhile\n"), 0o600)
-	if _, err := Write(path, oldBytes, newBytes, t0); !errors.Is(err, ErrChanged) {
+	if err := Write(path, oldBytes, newBytes); !errors.Is(err, ErrChanged) {
 		t.Errorf("Write: %v", err)
 	}
 	if got := mustRead(t, path); string(got) != "edited meanwhile\n" {
 		t.Errorf("file touched: %q", got)
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
-		t.Errorf("left behind: %v", entries)
+	if names := dirNames(t, dir); len(names) != 1 {
+		t.Errorf("left behind: %v", names)
 	}
 	// Expected a file that is gone.
-	if _, err := Write(filepath.Join(dir, "gone"), oldBytes, newBytes, t0); !errors.Is(err, ErrChanged) {
+	if err := Write(filepath.Join(dir, "gone"), oldBytes, newBytes); !errors.Is(err, ErrChanged) {
 		t.Errorf("Write of a removed file: %v", err)
 	}
 }
@@ -252,9 +214,8 @@ func TestWriteRefusesChangedFile(t *testing.T) {
 func TestWriteNewFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "sub-config")
-	backup, err := Write(path, nil, newBytes, t0)
-	if err != nil || backup != "" {
-		t.Fatalf("%q %v", backup, err)
+	if err := Write(path, nil, newBytes); err != nil {
+		t.Fatal(err)
 	}
 	if got := mustRead(t, path); !bytes.Equal(got, newBytes) {
 		t.Errorf("%q", got)
@@ -262,9 +223,8 @@ func TestWriteNewFile(t *testing.T) {
 	if runtime.GOOS != "windows" && modeOf(t, path) != 0o600 {
 		t.Errorf("new file mode %v", modeOf(t, path))
 	}
-	// Same content again: nothing written, no backup.
-	if backup, err := Write(path, newBytes, newBytes, t0); err != nil || backup != "" {
-		t.Errorf("no-op Write: %q %v", backup, err)
+	if err := Write(path, newBytes, newBytes); err != nil {
+		t.Errorf("no-op Write: %v", err)
 	}
 }
 
@@ -280,7 +240,7 @@ func TestWriteSymlink(t *testing.T) {
 	if err := os.Symlink(target, link); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Write(link, oldBytes, newBytes, t0); err != nil {
+	if err := Write(link, oldBytes, newBytes); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Lstat(link); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
@@ -289,37 +249,87 @@ func TestWriteSymlink(t *testing.T) {
 	if got := mustRead(t, target); !bytes.Equal(got, newBytes) || modeOf(t, target) != 0o640 {
 		t.Errorf("target: %q %v", got, modeOf(t, target))
 	}
-	if _, err := Undo(link); err != nil {
-		t.Fatal(err)
-	}
-	if got := mustRead(t, target); !bytes.Equal(got, oldBytes) {
-		t.Errorf("target after Undo: %q", got)
+}
+
+// failRename makes replace's rename fail with errno, as it does on a
+// bind-mounted file (EBUSY) or across devices (EXDEV).
+func failRename(t *testing.T, errno syscall.Errno) {
+	t.Helper()
+	saved := rename
+	t.Cleanup(func() { rename = saved })
+	rename = func(from, to string) error {
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: errno}
 	}
 }
 
-// Rewrite, Write and Undo together on every input: the original comes
-// back byte for byte.
-func TestSetupRoundTrip(t *testing.T) {
-	for _, in := range inputs(t) {
-		dir := t.TempDir()
-		path := filepath.Join(dir, "config")
-		src := read(t, in)
-		writeFile(t, path, src, 0o600)
-		out, changes, err := Rewrite(mustRead(t, path), testOptions())
-		if err != nil {
-			t.Fatal(err)
+// A file that cannot be replaced by rename is written in place: same
+// inode, mode and owner, longer and shorter content alike, no temp file
+// left. Any other rename failure is an error and changes nothing.
+func TestWriteInPlaceWhenRenameCannotReplace(t *testing.T) {
+	long := bytes.Repeat([]byte("x: 1\n"), 100)
+	for _, errno := range []syscall.Errno{syscall.EBUSY, syscall.EXDEV} {
+		for _, tc := range []struct{ name, from, to []byte }{
+			{[]byte("longer"), oldBytes, long},
+			{[]byte("shorter"), long, newBytes},
+		} {
+			t.Run(fmt.Sprintf("%v/%s", errno, tc.name), func(t *testing.T) {
+				failRename(t, errno)
+				dir := t.TempDir()
+				path := filepath.Join(dir, "config")
+				writeFile(t, path, tc.from, 0o640)
+				before, _ := os.Stat(path)
+				if err := Write(path, tc.from, tc.to); err != nil {
+					t.Fatal(err)
+				}
+				if got := mustRead(t, path); !bytes.Equal(got, tc.to) {
+					t.Errorf("content %q, want %q", got, tc.to)
+				}
+				after, _ := os.Stat(path)
+				if !os.SameFile(before, after) {
+					t.Error("the file was replaced, not written in place")
+				}
+				if runtime.GOOS != "windows" && after.Mode().Perm() != 0o640 {
+					t.Errorf("mode %v, want 0640", after.Mode().Perm())
+				}
+				if names := dirNames(t, dir); len(names) != 1 {
+					t.Errorf("left beside the kubeconfig: %v", names)
+				}
+			})
 		}
-		if len(changes) == 0 {
-			continue
+	}
+	t.Run("other errors", func(t *testing.T) {
+		for _, errno := range []syscall.Errno{syscall.EACCES, syscall.ENOSPC, syscall.EIO} {
+			failRename(t, errno)
+			dir := t.TempDir()
+			path := filepath.Join(dir, "config")
+			writeFile(t, path, oldBytes, 0o600)
+			if err := Write(path, oldBytes, newBytes); !errors.Is(err, errno) {
+				t.Errorf("%v: Write = %v", errno, err)
+			}
+			if got := mustRead(t, path); !bytes.Equal(got, oldBytes) {
+				t.Errorf("%v: file touched: %q", errno, got)
+			}
+			if names := dirNames(t, dir); len(names) != 1 {
+				t.Errorf("%v: left behind: %v", errno, names)
+			}
 		}
-		if _, err := Write(path, src, out, t0); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := Undo(path); err != nil {
-			t.Fatal(err)
-		}
-		if got := mustRead(t, path); !bytes.Equal(got, src) {
-			t.Errorf("%s: not restored byte for byte", in)
-		}
+	})
+}
+
+// A lock whose ekstoken is gone is reported at once: waiting for it to
+// go away would only delay the advice.
+func TestStaleLockNoWait(t *testing.T) {
+	defer func(d time.Duration) { lockWait = d }(lockWait)
+	lockWait = time.Hour
+	host, _ := os.Hostname()
+	path := filepath.Join(t.TempDir(), "config")
+	writeFile(t, path, oldBytes, 0o600)
+	writeFile(t, path+".lock", fmt.Appendf(nil, "ekstoken pid=%d host=%s\n", deadPID(t), host), 0o600)
+	start := time.Now()
+	if err := Write(path, oldBytes, newBytes); err == nil || !strings.Contains(err.Error(), "no longer running") {
+		t.Fatalf("Write = %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("waited %v for a lock whose holder is gone", d)
 	}
 }

@@ -13,8 +13,8 @@ import (
 
 var when = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 
-// `sudo ekstoken setup` must leave a user's kubeconfig, and its backup,
-// owned by that user.
+// `sudo ekstoken setup` and its undo must leave a user's kubeconfig owned
+// by that user.
 func TestWriteKeepsOwner(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to give the file another owner")
@@ -26,23 +26,21 @@ func TestWriteKeepsOwner(t *testing.T) {
 	if err := os.Chown(path, 65534, 65534); err != nil {
 		t.Fatal(err)
 	}
-	backup, err := Write(path, []byte("a: 1\n"), []byte("a: 2\n"), when)
+	log := UndoLog{Dir: filepath.Join(t.TempDir(), "undo")}
+	if _, err := log.WriteSetup(path, []byte("a: 1\n"), []byte("a: 2\n"), nil, when); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{path, backup, backup + writtenSuffix} {
-		st, err := os.Stat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if sys := st.Sys().(*syscall.Stat_t); sys.Uid != 65534 || sys.Gid != 65534 {
-			t.Errorf("%s is owned by %d:%d, want 65534:65534", p, sys.Uid, sys.Gid)
-		}
+	if sys := st.Sys().(*syscall.Stat_t); sys.Uid != 65534 || sys.Gid != 65534 {
+		t.Errorf("%s is owned by %d:%d, want 65534:65534", path, sys.Uid, sys.Gid)
 	}
-	if _, err := Undo(path); err != nil {
+	if _, err := log.Undo(path); err != nil {
 		t.Fatal(err)
 	}
-	st, _ := os.Stat(path)
+	st, _ = os.Stat(path)
 	if sys := st.Sys().(*syscall.Stat_t); sys.Uid != 65534 {
 		t.Errorf("after Undo the file is owned by %d, want 65534", sys.Uid)
 	}
@@ -55,22 +53,23 @@ func TestWriteRefusesReadOnly(t *testing.T) {
 	if err := os.WriteFile(path, []byte("a: 1\n"), 0o444); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Write(path, []byte("a: 1\n"), []byte("a: 2\n"), when)
+	log := UndoLog{Dir: filepath.Join(t.TempDir(), "undo")}
+	_, err := log.WriteSetup(path, []byte("a: 1\n"), []byte("a: 2\n"), nil, when)
 	if err == nil || !strings.Contains(err.Error(), "read-only") {
 		t.Fatalf("Write = %v, want a read-only error", err)
 	}
 	if b, _ := os.ReadFile(path); string(b) != "a: 1\n" {
 		t.Errorf("the file changed: %q", b)
 	}
-	if backups, _ := Backups(path); len(backups) != 0 {
-		t.Errorf("backups made: %v", backups)
+	if recs, _ := log.Records(path); len(recs) != 0 {
+		t.Errorf("undo records made: %v", recs)
 	}
 }
 
 // A first kubeconfig gets its directory, as with kubectl and the aws CLI.
 func TestWriteCreatesDirectory(t *testing.T) {
 	path := filepath.Join(t.TempDir(), ".kube", "config")
-	if _, err := Write(path, nil, []byte("a: 1\n"), when); err != nil {
+	if err := Write(path, nil, []byte("a: 1\n")); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {

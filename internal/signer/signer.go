@@ -1,7 +1,7 @@
 // Package signer makes EKS bearer tokens with aws-sdk-go-v2: it presigns
 // STS GetCallerIdentity with the header x-k8s-aws-id, exactly as
-// ../shared/reference/token-spec.md describes; the golden vectors of its
-// section 5 are in signer_test.go.
+// docs/token.md#signing describes; the test vectors of
+// docs/token.md#vectors are in signer_test.go.
 package signer
 
 import (
@@ -22,7 +22,7 @@ import (
 const (
 	clusterIDHeader = "x-k8s-aws-id"
 	// expiresParam must be present for the server to accept the token, and
-	// the SDK never adds it on its own (token-spec.md §7.1). Its value is
+	// the SDK never adds it on its own (docs/token.md#x-amz-expires-is-required). Its value is
 	// ignored by STS; 60 is what every other client sends.
 	expiresParam = "60"
 )
@@ -31,7 +31,7 @@ const (
 // signing time. cfg supplies the region and the FIPS and dual-stack settings.
 // An STS endpoint override (AWS_ENDPOINT_URL_STS, endpoint_url) is ignored on
 // purpose: EKS only accepts tokens that name a real STS host
-// (token-spec.md §7.11), so overrides apply to credential calls only.
+// (docs/token.md#endpoint-overrides), so overrides apply to credential calls only.
 func Sign(ctx context.Context, cfg aws.Config, creds aws.Credentials, clusterID string, at time.Time) (string, error) {
 	if cfg.Region == "" {
 		return "", errors.New("no AWS region")
@@ -45,7 +45,7 @@ func Sign(ctx context.Context, cfg aws.Config, creds aws.Credentials, clusterID 
 			po.Presigner = fixedTime{inner: po.Presigner, at: at}
 			po.ClientOptions = append(po.ClientOptions, func(o *sts.Options) {
 				// Set, not Add: a header added twice would sign "a,b" and no
-				// server would match it (token-spec.md §3.2).
+				// server would match it (docs/token.md#set-the-header-never-add-it).
 				o.APIOptions = append(o.APIOptions,
 					smithyhttp.SetHeaderValue(clusterIDHeader, clusterID),
 					smithyhttp.SetHeaderValue("X-Amz-Expires", expiresParam))

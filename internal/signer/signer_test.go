@@ -14,7 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// The inputs of token-spec.md §5: aws-iam-authenticator's TestGetWithSTS keys.
+// The inputs of the test vectors (docs/token.md#vectors): aws-iam-authenticator's TestGetWithSTS keys.
 var (
 	vectorTime  = time.Date(2023, 4, 28, 0, 0, 0, 0, time.UTC)
 	vectorCreds = aws.Credentials{AccessKeyID: "ASIAR2TG44V6AS3ZZE7C", SecretAccessKey: "4KD5cntGcVmLWRdF5wvNRuzNL5Qxmp6OKVY6Fz/Q"}
@@ -53,7 +53,7 @@ func TestSignVectorV1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// token-spec.md §5 V1: botocore, the SDK, a stdlib signer and
+	// Vector V1 (docs/token.md#v1): botocore, the SDK, a stdlib signer and
 	// aws-iam-authenticator's golden test agree on these bytes.
 	const want = "k8s-aws-v1.aHR0cHM6Ly9zdHMudXMtd2VzdC0yLmFtYXpvbmF3cy5jb20vP0FjdGlvbj1HZXRDYWxsZXJJZGVudGl0eSZWZXJzaW9uPTIwMTEtMDYtMTUmWC1BbXotQWxnb3JpdGhtPUFXUzQtSE1BQy1TSEEyNTYmWC1BbXotQ3JlZGVudGlhbD1BU0lBUjJURzQ0VjZBUzNaWkU3QyUyRjIwMjMwNDI4JTJGdXMtd2VzdC0yJTJGc3RzJTJGYXdzNF9yZXF1ZXN0JlgtQW16LURhdGU9MjAyMzA0MjhUMDAwMDAwWiZYLUFtei1FeHBpcmVzPTYwJlgtQW16LVNpZ25lZEhlYWRlcnM9aG9zdCUzQngtazhzLWF3cy1pZCZYLUFtei1TaWduYXR1cmU9ZTIxMWRiYTc3YWJhOWRjNDRiMGI2YmUzOGI4ZWFhZDA5MjU5OWM1MTU3ZjYzMTQ0NDRjNWI5ZDg1NzQ3ZjVjZQ"
 	if got != want {
@@ -70,7 +70,7 @@ func TestSignVectorV2SessionToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	// botocore puts X-Amz-Security-Token after X-Amz-SignedHeaders, Go sorts
-	// it before; both carry the same parameters and signature (§5 V2, §7.12).
+	// it before; both carry the same parameters and signature (docs/token.md#v2, docs/token.md#parameter-order).
 	const cli = "https://sts.us-west-2.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAR2TG44V6AS3ZZE7C%2F20230428%2Fus-west-2%2Fsts%2Faws4_request&X-Amz-Date=20230428T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host%3Bx-k8s-aws-id&X-Amz-Security-Token=FQoGZXIvYXdzEXAMPLE%2B%2F%3Dtoken&X-Amz-Signature=20931caf9220a27b7032d55929dcbe7f28ddd8603f04bc475710cca9ba463ac9"
 	gotURL, err := url.Parse(decode(t, got))
 	if err != nil {

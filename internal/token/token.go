@@ -1,6 +1,6 @@
 // Package token reads EKS bearer tokens: "k8s-aws-v1." followed by the
 // unpadded base64url of an STS GetCallerIdentity URL presigned with the
-// header x-k8s-aws-id (docs/token.md). It imports only
+// header x-k8s-aws-id (docs/token.md#format). It imports only
 // the standard library, because it runs on every cache hit; making tokens is
 // package signer's job.
 package token
@@ -31,6 +31,9 @@ type Claims struct {
 	SignedAt    time.Time
 	AccessKeyID string
 	Host        string
+	// Region is the region the token was signed for, from the credential
+	// scope; "" when the scope names none.
+	Region string
 }
 
 // Expires is when STS stops accepting the token.
@@ -86,18 +89,31 @@ func Parse(tok string) (Claims, error) {
 		return Claims{}, errors.New("token X-Amz-Date: " + err.Error())
 	}
 	// The credential is "<key ID>/<date>/<region>/sts/aws4_request" with
-	// its slashes percent-encoded; key IDs are letters and digits.
-	akid := credential
-	for i := 0; i+2 < len(credential); i++ {
-		if credential[i] == '%' && credential[i+1] == '2' && (credential[i+2] == 'F' || credential[i+2] == 'f') {
-			akid = credential[:i]
-			break
+	// its slashes percent-encoded; key IDs, dates and regions are letters,
+	// digits and dashes, so any other escape, or a '+', is not a
+	// presigner's.
+	var parts []string
+	start := 0
+	for i := 0; i < len(credential); i++ {
+		switch c := credential[i]; {
+		case c == '%' && i+2 < len(credential) && credential[i+1] == '2' && (credential[i+2] == 'F' || credential[i+2] == 'f'):
+			parts = append(parts, credential[start:i])
+			i += 2
+			start = i + 1
+		case c == '%' || c == '+' || c == '/':
+			return Claims{}, errors.New("token X-Amz-Credential is not a credential scope")
 		}
 	}
+	parts = append(parts, credential[start:])
+	akid := parts[0]
 	if !isKeyID(akid) {
 		return Claims{}, errors.New("token has no X-Amz-Credential")
 	}
-	return Claims{SignedAt: signedAt, AccessKeyID: akid, Host: host}, nil
+	var region string
+	if len(parts) > 2 {
+		region = parts[2]
+	}
+	return Claims{SignedAt: signedAt, AccessKeyID: akid, Host: host, Region: region}, nil
 }
 
 // isHostName accepts what an STS host name can be: letters, digits, dots

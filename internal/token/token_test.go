@@ -18,7 +18,7 @@ func TestParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Claims{SignedAt: at, AccessKeyID: "ASIAR2TG44V6AS3ZZE7C", Host: "sts.eu-west-1.amazonaws.com"}
+	want := Claims{SignedAt: at, AccessKeyID: "ASIAR2TG44V6AS3ZZE7C", Host: "sts.eu-west-1.amazonaws.com", Region: "eu-west-1"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
@@ -45,11 +45,15 @@ func reference(tok string) (Claims, bool) {
 	}
 	q := u.Query()
 	at, err := time.Parse(dateFormat, q.Get("X-Amz-Date"))
-	akid, _, _ := strings.Cut(q.Get("X-Amz-Credential"), "/")
-	if err != nil || akid == "" {
+	parts := strings.Split(q.Get("X-Amz-Credential"), "/")
+	if err != nil || parts[0] == "" {
 		return Claims{}, false
 	}
-	return Claims{SignedAt: at, AccessKeyID: akid, Host: u.Host}, true
+	var region string
+	if len(parts) > 2 {
+		region = parts[2]
+	}
+	return Claims{SignedAt: at, AccessKeyID: parts[0], Host: u.Host, Region: region}, true
 }
 
 func encode(u string) string { return Prefix + base64.RawURLEncoding.EncodeToString([]byte(u)) }

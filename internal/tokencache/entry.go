@@ -16,11 +16,12 @@ import (
 )
 
 // EntryFormat marks ekstoken's token entries; anything else in the cache
-// directory is foreign and read as a miss.
-const EntryFormat = "ekstoken/token/v1"
+// directory is foreign and read as a miss. v2 entries hold their identity's
+// key; v1 entries, which did not, are misses.
+const EntryFormat = "ekstoken/token/v2"
 
-// NewEntry starts an entry for tok.
-func NewEntry(tok string) Entry { return Entry{Format: EntryFormat, Token: tok} }
+// NewEntry starts an entry for tok, signed for the identity whose Key is key.
+func NewEntry(key, tok string) Entry { return Entry{Format: EntryFormat, Key: key, Token: tok} }
 
 // DefaultMargin is --refresh-margin's default: stop serving a token 60 s
 // before its end, which makes the reported expiry signing time + 14 min, as
@@ -44,7 +45,11 @@ const maxFutureSkew = time.Minute
 // for `ekstoken status`, never a secret key.
 type Entry struct {
 	Format string `json:"format"`
-	Token  string `json:"token"`
+	// Key is Identity.Key of the request the token was signed for, secrets
+	// as digests only. A hit compares it with the asking request's, byte
+	// for byte: the file name is only an index.
+	Key   string `json:"key"`
+	Token string `json:"token"`
 	// CredentialsExpire is when the signing credentials expire, zero when
 	// they do not (long-term keys). The token dies with them
 	// (aws-iam-authenticator #401, #590).
@@ -60,6 +65,26 @@ type Entry struct {
 	// SSO access token file they were got with. `aws sso logout` removes
 	// it, and the token is not served after that.
 	SSOTokenFile string `json:"ssoTokenFile,omitempty"`
+}
+
+// checkToken compares what the token says about itself with the request:
+// the region it was signed for, and with keys from the environment, the
+// key that signed it. The cluster name is a signed header, not readable
+// from the token: the stored key stands for it.
+func (e Entry) checkToken(id Identity) string {
+	c, err := token.Parse(e.Token)
+	if err != nil {
+		return err.Error()
+	}
+	switch {
+	case c.Region == "" || c.Region != e.Region:
+		return "token signed for region \"" + c.Region + "\", entry says \"" + e.Region + "\""
+	case id.Region != "" && c.Region != id.Region:
+		return "token signed for region \"" + c.Region + "\", not \"" + id.Region + "\""
+	case id.EnvKeys() && c.AccessKeyID != id.AccessKeyID:
+		return "token signed with another key than the environment's"
+	}
+	return ""
 }
 
 // Lifetime is when an entry's token stops working, and why.
@@ -112,20 +137,28 @@ type Reader interface {
 	Read(name string, v any) error
 }
 
-// Lookup returns the cached credential called name if it is fresh at now.
-// Every problem with the entry is a miss, whose reason is returned for the
-// debug log.
-func Lookup(r Reader, name string, now time.Time, margin time.Duration) (execcred.Credential, string, bool) {
+// Lookup returns the cached credential of id if it is fresh at now. Every
+// problem with the entry is a miss, whose reason is returned for the debug
+// log: an entry stored for another identity (copied or renamed under this
+// name, or a name collision) included.
+func Lookup(r Reader, id Identity, now time.Time, margin time.Duration) (execcred.Credential, string, bool) {
+	key := id.Key()
 	var e Entry
-	if err := r.Read(name, &e); err != nil {
+	if err := r.Read(TokenName(key), &e); err != nil {
 		if errors.Is(err, entryfile.ErrNotFound) {
 			return execcred.Credential{}, "no entry", false
 		}
 		return execcred.Credential{}, err.Error(), false
 	}
+	if e.Format == EntryFormat && e.Key != key {
+		return execcred.Credential{}, "entry belongs to another identity", false
+	}
 	life, err := e.Lifetime()
 	if err != nil {
 		return execcred.Credential{}, err.Error(), false
+	}
+	if why := e.checkToken(id); why != "" {
+		return execcred.Credential{}, why, false
 	}
 	if ok, why := life.Fresh(now, margin); !ok {
 		return execcred.Credential{}, why, false

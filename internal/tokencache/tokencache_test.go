@@ -59,12 +59,15 @@ func BenchmarkLookupHit(b *testing.B) {
 	store := cache.Store{Dir: filepath.Join(home, "cache")}
 	req := Request{ClusterName: "prod", Region: "eu-west-1", SessionName: DefaultSessionName}
 	getenv := env(nil)
-	if err := store.Write(NewIdentity(req, getenv, home).Name(), NewEntry("k8s-aws-v1."+base64.RawURLEncoding.EncodeToString([]byte(u)))); err != nil {
+	id := NewIdentity(req, getenv, home)
+	e := NewEntry(id.Key(), "k8s-aws-v1."+base64.RawURLEncoding.EncodeToString([]byte(u)))
+	e.Region = "eu-west-1"
+	if err := store.Write(id.Name(), e); err != nil {
 		b.Fatal(err)
 	}
 	now := time.Date(2026, 11, 27, 9, 5, 0, 0, time.UTC)
 	for b.Loop() {
-		if _, why, ok := Lookup(store, NewIdentity(req, getenv, home).Name(), now, DefaultMargin); !ok {
+		if _, why, ok := Lookup(store, NewIdentity(req, getenv, home), now, DefaultMargin); !ok {
 			b.Fatal(why)
 		}
 	}

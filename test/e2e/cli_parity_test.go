@@ -13,7 +13,7 @@ import (
 // For the same keys, region, cluster and second, ekstoken prints what the
 // aws CLI installed here prints: the same URL byte for byte, or with a
 // session token the same parameters and signature in Go's order
-// (token-spec.md §5 V2), and the same expirationTimestamp. The CLI's clock
+// (docs/token.md#v2), and the same expirationTimestamp. The CLI's clock
 // cannot be pinned, so both sign at once and the pair is retried until
 // they signed in the same second.
 func TestSameTokenAsAWSCLI(t *testing.T) {

@@ -249,15 +249,46 @@ func readFile(t *testing.T, path string) []byte {
 	return b
 }
 
-// backupsOf lists the files ekstoken keeps beside path: backups and their
-// .written records.
+// backupsOf lists the files ekstoken left beside path: backups, temp
+// files, locks. It must leave none.
 func backupsOf(t *testing.T, path string) []string {
 	t.Helper()
-	m, err := filepath.Glob(path + ".ekstoken-backup-*")
+	var all []string
+	for _, pattern := range []string{path + ".*", filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".*")} {
+		m, err := filepath.Glob(pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, m...)
+	}
+	return all
+}
+
+// undoDir is where setup keeps its undo records for the HOME of env.
+func undoDir(env []string) string {
+	return filepath.Join(envValue(env, "HOME"), ".kube", "ekstoken", "undo")
+}
+
+// undoRecords lists the undo records setup keeps for the HOME of env.
+func undoRecords(t *testing.T, env []string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(undoDir(env), "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// recordOriginal is the whole original file an undo record holds.
+func recordOriginal(t *testing.T, record string) []byte {
+	t.Helper()
+	var rec struct {
+		Original []byte `json:"original"`
+	}
+	if err := json.Unmarshal(readFile(t, record), &rec); err != nil {
+		t.Fatalf("undo record %s: %v", record, err)
+	}
+	return rec.Original
 }
 
 // dirNames lists the names in dir.

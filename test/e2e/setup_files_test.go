@@ -191,8 +191,7 @@ func TestSetupKubeconfigList(t *testing.T) {
 		}
 	}
 
-	// --undo takes each file of the list one step back: here, to its
-	// original.
+	// --undo puts back what setup changed in each file of the list.
 	r = mustEkstoken(t, env, "setup", "--undo")
 	if string(readFile(t, a)) != origA || string(readFile(t, b)) != origB {
 		t.Errorf("setup --undo did not restore both files:\n%s", r.stderr)
@@ -266,7 +265,10 @@ func TestSetupSameFileTwice(t *testing.T) {
 	if got := parseKubeconfig(t, readFile(t, real)).exec(t, eksARN).Command; got != "ekstoken" {
 		t.Errorf("command %q after setup", got)
 	}
-	if backups, _ := filepath.Glob(filepath.Join(dir, "*.ekstoken-backup-*Z")); len(backups) != 1 {
-		t.Errorf("backups %v, want one", backups)
+	if recs := undoRecords(t, env); len(recs) != 1 {
+		t.Errorf("undo records %v, want one", recs)
+	}
+	if names := dirNames(t, dir); !slices.Equal(names, []string{"link", "real"}) {
+		t.Errorf("beside the kubeconfig: %v", names)
 	}
 }

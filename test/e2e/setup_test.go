@@ -377,6 +377,9 @@ func TestSetupRealWorldForms(t *testing.T) {
 			if b := backupsOf(t, kc); len(b) != 0 {
 				t.Errorf("setup --dry-run made backups: %v", b)
 			}
+			if recs := undoRecords(t, env); len(recs) != 0 {
+				t.Errorf("setup --dry-run made undo records: %v", recs)
+			}
 			if !strings.Contains(dry.stderr, "dry run: nothing was written") {
 				t.Errorf("setup --dry-run stderr does not say nothing was written:\n%s", dry.stderr)
 			}
@@ -406,8 +409,13 @@ func TestSetupRealWorldForms(t *testing.T) {
 			if diff := cmp.Diff(outsideExec(original), outsideExec(got)); diff != "" {
 				t.Errorf("setup changed lines outside the exec entries (-before +after):\n%s", diff)
 			}
-			if b := backupsOf(t, kc); len(b) != 2 || !bytes.Equal(readFile(t, slices.Min(b)), original) {
-				t.Errorf("want one backup holding the original and its .written record, have %v", b)
+			if b := backupsOf(t, kc); len(b) != 0 {
+				t.Errorf("setup left files beside the kubeconfig: %v", b)
+			}
+			if recs := undoRecords(t, env); len(recs) != 1 || !bytes.Equal(recordOriginal(t, recs[0]), original) {
+				t.Errorf("want one undo record holding the original, have %v", recs)
+			} else if !strings.Contains(r.stderr, recs[0]) {
+				t.Errorf("setup stderr does not name the undo record %s:\n%s", recs[0], r.stderr)
 			}
 
 			// After: every context works, as the identity the form named.
@@ -436,8 +444,8 @@ func TestSetupRealWorldForms(t *testing.T) {
 	}
 }
 
-// A second setup has nothing to do: same bytes, no new backup, and it
-// says so.
+// A second setup has nothing to do: same bytes, no new undo record, and
+// it says so.
 func TestSetupTwice(t *testing.T) {
 	t.Parallel()
 	s := startSetupEKS(t)
@@ -447,9 +455,9 @@ func TestSetupTwice(t *testing.T) {
 
 	mustEkstoken(t, env, "setup", "--kubeconfig", kc)
 	first := readFile(t, kc)
-	backups := backupsOf(t, kc)
-	if len(backups) != 2 {
-		t.Fatalf("after the first setup: backups %v, want a backup and its .written record", backups)
+	records := undoRecords(t, env)
+	if len(records) != 1 {
+		t.Fatalf("after the first setup: undo records %v, want one", records)
 	}
 
 	for _, args := range [][]string{{"--dry-run"}, {}} {
@@ -466,133 +474,10 @@ func TestSetupTwice(t *testing.T) {
 		if !bytes.Equal(readFile(t, kc), first) {
 			t.Errorf("setup %v again changed the file", args)
 		}
-		if b := backupsOf(t, kc); !slices.Equal(b, backups) {
-			t.Errorf("setup %v again: backups went from %v to %v", args, backups, b)
+		if recs := undoRecords(t, env); !slices.Equal(recs, records) {
+			t.Errorf("setup %v again: undo records went from %v to %v", args, records, recs)
 		}
 	}
-}
-
-// --undo gives back the original, bytes and mode, once; it refuses when
-// the file was edited since setup, and then changes nothing.
-func TestSetupUndo(t *testing.T) {
-	t.Parallel()
-	s := startSetupEKS(t)
-	_, env := setupSandbox(t)
-	mode := func(t *testing.T, path string) os.FileMode {
-		t.Helper()
-		st, err := os.Stat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st.Mode().Perm()
-	}
-
-	for _, perm := range []os.FileMode{0o600, 0o644} {
-		t.Run(perm.String(), func(t *testing.T) {
-			kc := filepath.Join(t.TempDir(), "config")
-			original := awsKubeconfig(s.URL, s.CAData, "", "")
-			writeFile(t, kc, original)
-			if err := os.Chmod(kc, perm); err != nil {
-				t.Fatal(err)
-			}
-			mustEkstoken(t, env, "setup", "--kubeconfig", kc)
-			if m := mode(t, kc); m != perm {
-				t.Errorf("setup changed the mode from %v to %v", perm, m)
-			}
-			backups := backupsOf(t, kc)
-			if len(backups) != 2 {
-				t.Fatalf("backups %v, want a backup and its .written record", backups)
-			}
-			if m := mode(t, slices.Min(backups)); m != perm {
-				t.Errorf("the backup has mode %v, want the original's %v", m, perm)
-			}
-
-			r := mustEkstoken(t, env, "setup", "--undo", "--kubeconfig", kc)
-			if !strings.Contains(r.stderr, kc+": restored from "+slices.Min(backups)) {
-				t.Errorf("setup --undo stderr does not name the backup:\n%s", r.stderr)
-			}
-			if got := readFile(t, kc); string(got) != original {
-				t.Errorf("setup --undo did not restore the original:\n%s", got)
-			}
-			if m := mode(t, kc); m != perm {
-				t.Errorf("after --undo the mode is %v, want %v", m, perm)
-			}
-			if b := backupsOf(t, kc); len(b) != 0 {
-				t.Errorf("setup --undo left %v", b)
-			}
-			if names := dirNames(t, filepath.Dir(kc)); !slices.Equal(names, []string{"config"}) {
-				t.Errorf("after --undo the directory holds %v", names)
-			}
-
-			r = ekstoken(t, env, "setup", "--undo", "--kubeconfig", kc)
-			if r.code() == 0 || !strings.Contains(r.stderr, "nothing to undo") {
-				t.Errorf("a second --undo: exit %d, want non-zero and \"nothing to undo\":\n%s", r.code(), r.stderr)
-			}
-			if got := readFile(t, kc); string(got) != original {
-				t.Errorf("a second --undo changed the file:\n%s", got)
-			}
-		})
-	}
-
-	t.Run("edited since setup", func(t *testing.T) {
-		kc := filepath.Join(t.TempDir(), "config")
-		writeFile(t, kc, awsKubeconfig(s.URL, s.CAData, "", ""))
-		mustEkstoken(t, env, "setup", "--kubeconfig", kc)
-		backups := backupsOf(t, kc)
-		edited := append(readFile(t, kc), "# my own note\n"...)
-		writeFile(t, kc, string(edited))
-
-		r := ekstoken(t, env, "setup", "--undo", "--kubeconfig", kc)
-		if r.code() == 0 {
-			t.Fatalf("--undo of an edited file succeeded:\n%s", r.stderr)
-		}
-		for _, want := range []string{
-			kc + ": the file changed after ekstoken wrote it", // what happened
-			"+# my own note",                       // what changed
-			"cp " + slices.Min(backups) + " " + kc, // how to restore anyway
-		} {
-			if !strings.Contains(r.stderr, want) {
-				t.Errorf("--undo of an edited file: stderr does not say %q:\n%s", want, r.stderr)
-			}
-		}
-		if got := readFile(t, kc); !bytes.Equal(got, edited) {
-			t.Errorf("--undo of an edited file changed it:\n%s", got)
-		}
-		if b := backupsOf(t, kc); !slices.Equal(b, backups) {
-			t.Errorf("--undo of an edited file: backups went from %v to %v", backups, b)
-		}
-	})
-
-	t.Run("one step at a time", func(t *testing.T) {
-		// Two setups, each of one context, then two undos: each goes one
-		// step back.
-		kc := filepath.Join(t.TempDir(), "config")
-		original := string(s.Kubeconfig(
-			fakeeks.User{Name: "a", Command: "aws", Args: dropInArgs},
-			fakeeks.User{Name: "b", Command: "aws", Args: dropInArgs}))
-		writeFile(t, kc, original)
-		mustEkstoken(t, env, "setup", "--kubeconfig", kc, "--context", "a")
-		step1 := readFile(t, kc)
-		mustEkstoken(t, env, "setup", "--kubeconfig", kc, "--context", "b")
-		d := parseKubeconfig(t, readFile(t, kc))
-		if d.exec(t, "a").Command != "ekstoken" || d.exec(t, "b").Command != "ekstoken" {
-			t.Fatalf("after two setups: %+v", d.Users)
-		}
-		if got := parseKubeconfig(t, step1).exec(t, "b").Command; got != "aws" {
-			t.Errorf("setup --context a rewrote user b too: command %s", got)
-		}
-		mustEkstoken(t, env, "setup", "--undo", "--kubeconfig", kc)
-		if got := readFile(t, kc); !bytes.Equal(got, step1) {
-			t.Errorf("the first --undo did not go back to after the first setup:\n%s", got)
-		}
-		mustEkstoken(t, env, "setup", "--undo", "--kubeconfig", kc)
-		if got := readFile(t, kc); string(got) != original {
-			t.Errorf("the second --undo did not go back to the original:\n%s", got)
-		}
-		if r := ekstoken(t, env, "setup", "--undo", "--kubeconfig", kc); r.code() == 0 {
-			t.Errorf("a third --undo succeeded:\n%s", r.stderr)
-		}
-	})
 }
 
 // A profile that asks for an MFA code cannot prompt under interactiveMode

@@ -1,0 +1,104 @@
+//go:build linux
+
+package cache
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const writeHelperEnv = "EKSTOKEN_CACHE_WRITE_HELPER"
+
+// TestWriteHelperProcess writes one entry in the directory its parent
+// names; the parent kills it at a system call of its choice.
+func TestWriteHelperProcess(t *testing.T) {
+	dir := os.Getenv(writeHelperEnv)
+	if dir == "" {
+		return
+	}
+	if err := (Store{Dir: dir}).Write(K, entry{Token: "secret-token", Pad: strings.Repeat("x", 4096)}); err != nil {
+		os.Exit(2)
+	}
+	os.Exit(0)
+}
+
+// TestCrashLeavesNothingBehind kills a writer (strace's fault injection) at
+// each system call of the write path. Whatever it left, no torn entry is
+// ever read, and the next write (a later miss) and RemoveStaleTemps remove
+// its temp file, which holds a secret, once it is old enough.
+func TestCrashLeavesNothingBehind(t *testing.T) {
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		t.Skip("strace not installed")
+	}
+	if out, err := exec.Command(strace, "-o", "/dev/null", "true").CombinedOutput(); err != nil {
+		t.Skipf("strace cannot trace here: %v %s", err, out)
+	}
+	// The system calls between the temp file's creation and its rename:
+	// a kill at any of them leaves the temp file, with its secret.
+	for _, sc := range []string{"write", "fsync", "fstat", "renameat"} {
+		for _, cleaner := range []string{"next write", "RemoveStaleTemps"} {
+			t.Run(sc+"/"+cleaner, func(t *testing.T) {
+				s := newStore(t)
+				if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				cmd := exec.Command(strace, "-f", "-o", "/dev/null", "-e", "inject="+sc+":signal=KILL",
+					os.Args[0], "-test.run=^TestWriteHelperProcess$")
+				cmd.Env = append(os.Environ(), writeHelperEnv+"="+s.Dir)
+				_ = cmd.Run()
+
+				var got entry
+				if err := s.Read(K, &got); err == nil && got.Token != "secret-token" {
+					t.Fatalf("torn entry read back: %+v", got)
+				} else if err != nil && !errors.Is(err, ErrNotFound) {
+					t.Fatalf("entry after a crash at %s: %v", sc, err)
+				}
+				temps := leftTemps(t, s.Dir)
+				if len(temps) == 0 {
+					// This architecture names the call otherwise, or the
+					// runtime made it first: nothing to clean.
+					t.Skipf("a kill at %s left no temp file (%v)", sc, cmd.ProcessState)
+				}
+				// Age what was left, as if the crash were a minute ago.
+				old := time.Now().Add(-2 * StaleAfter)
+				for _, p := range temps {
+					if err := os.Chtimes(p, old, old); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if cleaner == "next write" {
+					if err := s.Write(K0, entry{Token: "next"}); err != nil {
+						t.Fatal(err)
+					}
+				} else if _, err := s.RemoveStaleTemps(time.Now()); err != nil {
+					t.Fatal(err)
+				}
+				if left := leftTemps(t, s.Dir); len(left) != 0 {
+					t.Errorf("crash at %s left %v after %s (had %d)", sc, left, cleaner, len(temps))
+				}
+			})
+		}
+	}
+}
+
+func leftTemps(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	des, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	for _, de := range des {
+		if strings.HasSuffix(de.Name(), ".tmp") {
+			out = append(out, filepath.Join(dir, de.Name()))
+		}
+	}
+	return out
+}
