@@ -48,7 +48,7 @@ type Cluster struct {
 
 // IsLocalOutposts says the cluster is a local cluster on AWS Outposts,
 // whose tokens name the cluster ID rather than its name. The aws CLI tells
-// them by an outpostConfig, as here (token-spec.md §1.2).
+// them by an outpostConfig, as here (docs/token.md#outposts).
 func (c Cluster) IsLocalOutposts() bool { return c.OutpostConfig != nil }
 
 // Client calls the EKS API of one region.
@@ -231,7 +231,7 @@ func (c Client) get(ctx context.Context, path string, query url.Values, out any)
 }
 
 // domain is the DNS suffix of the region's partition (the table of
-// token-spec.md §2.3).
+// docs/token.md#partitions).
 func domain(region string) string {
 	for _, p := range []struct{ prefix, domain string }{
 		{"cn-", "amazonaws.com.cn"},

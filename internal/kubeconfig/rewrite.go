@@ -377,7 +377,7 @@ func (d *doc) planExec(ex *yaml.Node, opts RewriteOptions, endpointRegion string
 	if t.region == "" && t.envRegion == "" && endpointRegion != "" {
 		// aws-iam-authenticator and the aws CLI sign for the global STS
 		// endpoint without a region; ekstoken wants one, and the cluster's
-		// own is the right one (token-spec.md §7.10).
+		// own is the right one (docs/token.md#regional-and-global).
 		t.region = endpointRegion
 		t.notes = append(t.notes, "region "+endpointRegion+" taken from the cluster's EKS endpoint")
 	}
