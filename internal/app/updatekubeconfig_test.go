@@ -53,7 +53,7 @@ func (f *fakeEKSAPI) start(t *testing.T) string {
 			if f.next != nil {
 				out["nextToken"] = f.next(f.pages)
 			}
-			json.NewEncoder(w).Encode(out)
+			_ = json.NewEncoder(w).Encode(out)
 			return
 		}
 		c, ok := f.clusters[strings.TrimPrefix(r.URL.Path, "/clusters/")]
@@ -63,7 +63,7 @@ func (f *fakeEKSAPI) start(t *testing.T) string {
 			fmt.Fprint(w, `{"message":"No cluster found"}`)
 			return
 		}
-		json.NewEncoder(w).Encode(map[string]any{"cluster": c})
+		_ = json.NewEncoder(w).Encode(map[string]any{"cluster": c})
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
