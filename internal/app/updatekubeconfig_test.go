@@ -129,7 +129,7 @@ func TestUpdateKubeconfigRefusesBadAPI(t *testing.T) {
 	existing := "apiVersion: v1\n# mine\nclusters: []\ncontexts: []\ncurrent-context: \"\"\nkind: Config\nusers: []\n"
 	for _, tc := range []struct {
 		name   string
-		break_ func(c map[string]any)
+		spoil func(c map[string]any)
 		want   string
 	}{
 		{"CA not base64", func(c map[string]any) { c["certificateAuthority"] = map[string]any{"data": "%%% not base64 %%%"} }, "not valid base64"},
@@ -143,7 +143,7 @@ func TestUpdateKubeconfigRefusesBadAPI(t *testing.T) {
 		for _, all := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s all=%v", tc.name, all), func(t *testing.T) {
 				f := &fakeEKSAPI{clusters: map[string]map[string]any{"a": goodCluster(t, "a"), "b": goodCluster(t, "b"), "c": goodCluster(t, "c")}}
-				tc.break_(f.clusters["b"])
+				tc.spoil(f.clusters["b"])
 				url := f.start(t)
 				kc := filepath.Join(t.TempDir(), "config")
 				if err := os.WriteFile(kc, []byte(existing), 0o600); err != nil {
