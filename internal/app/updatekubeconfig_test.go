@@ -128,9 +128,9 @@ func runUpdate(t *testing.T, url, kc string, args ...string) (stdout, stderr str
 func TestUpdateKubeconfigRefusesBadAPI(t *testing.T) {
 	existing := "apiVersion: v1\n# mine\nclusters: []\ncontexts: []\ncurrent-context: \"\"\nkind: Config\nusers: []\n"
 	for _, tc := range []struct {
-		name   string
+		name  string
 		spoil func(c map[string]any)
-		want   string
+		want  string
 	}{
 		{"CA not base64", func(c map[string]any) { c["certificateAuthority"] = map[string]any{"data": "%%% not base64 %%%"} }, "not valid base64"},
 		{"CA not PEM", func(c map[string]any) {
