@@ -138,3 +138,36 @@ func TestListPagingIsBounded(t *testing.T) {
 		})
 	}
 }
+
+// An API that never finishes its answer (headers and no body, or no
+// answer at all) is an error after the timeout, naming the endpoint.
+func TestCallsTimeOut(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/clusters" {
+			w.WriteHeader(http.StatusOK)
+			fmt.Fprint(w, `{"clusters":[`)
+			w.(http.Flusher).Flush()
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	c := client(srv.URL)
+	c.Timeout = 200 * time.Millisecond
+	start := time.Now()
+	_, err := c.List(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "no complete answer from "+srv.URL) {
+		t.Errorf("List: %v", err)
+	}
+	_, err = c.Describe(context.Background(), "prod")
+	if err == nil || !strings.Contains(err.Error(), "within 200ms") {
+		t.Errorf("Describe: %v", err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("took %v", d)
+	}
+}

@@ -57,6 +57,10 @@ type Client struct {
 	// Endpoint overrides https://eks.<region>.<partition domain>.
 	Endpoint string
 	Now      func() time.Time
+	// Timeout bounds each call, answer included, so an API that never
+	// answers (or answers a byte a minute) cannot hang update-kubeconfig;
+	// 0 means DefaultTimeout.
+	Timeout time.Duration
 }
 
 // Describe is eks:DescribeCluster.
@@ -191,6 +195,23 @@ func (c Client) get(ctx context.Context, path string, query url.Values, out any)
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	err := c.do(ctx, u, timeout, out)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return fmt.Errorf("no complete answer from %s within %v: check the network, --endpoint-url and AWS_ENDPOINT_URL", base, timeout)
+	}
+	return err
+}
+
+// DefaultTimeout is how long one EKS API call may take.
+const DefaultTimeout = time.Minute
+
+// do sends a signed GET of u. Only the exchange with the API is timed:
+// getting credentials may wait for a person (an MFA code).
+func (c Client) do(ctx context.Context, u string, timeout time.Duration, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err
@@ -207,7 +228,9 @@ func (c Client) get(ctx context.Context, path string, query url.Values, out any)
 	if client == nil {
 		client = http.DefaultClient
 	}
-	resp, err := client.Do(req)
+	callCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	resp, err := client.Do(req.WithContext(callCtx))
 	if err != nil {
 		return err
 	}
