@@ -22,10 +22,51 @@ func TestWriteHelperProcess(t *testing.T) {
 	if dir == "" {
 		return
 	}
-	if err := (Store{Dir: dir}).Write(K, entry{Token: "secret-token", Pad: strings.Repeat("x", 4096)}); err != nil {
+	write := Store{Dir: dir}.Write
+	if os.Getenv(writeHelperEnv+"_UNSYNCED") != "" {
+		write = Store{Dir: dir}.WriteUnsynced
+	}
+	if err := write(K, entry{Token: "secret-token", Pad: strings.Repeat("x", 4096)}); err != nil {
 		os.Exit(2)
 	}
 	os.Exit(0)
+}
+
+// Write syncs what it writes; WriteUnsynced, used for token entries,
+// makes no sync call at all (a token lost to a power cut is a miss).
+func TestWriteSyncsOnlyWhenDurable(t *testing.T) {
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		t.Skip("strace not installed")
+	}
+	for _, tc := range []struct {
+		unsynced bool
+		want     bool
+	}{{false, true}, {true, false}} {
+		s := newStore(t)
+		trace := filepath.Join(t.TempDir(), "trace")
+		cmd := exec.Command(strace, "-f", "-o", trace, "-e", "trace=fsync,fdatasync,sync_file_range,syncfs",
+			os.Args[0], "-test.run=^TestWriteHelperProcess$")
+		cmd.Env = append(os.Environ(), writeHelperEnv+"="+s.Dir)
+		if tc.unsynced {
+			cmd.Env = append(cmd.Env, writeHelperEnv+"_UNSYNCED=1")
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Skipf("strace cannot trace here: %v %s", err, out)
+		}
+		b, err := os.ReadFile(trace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		synced := strings.Contains(string(b), "sync")
+		if synced != tc.want {
+			t.Errorf("unsynced=%v: a sync call was made: %v, want %v\n%s", tc.unsynced, synced, tc.want, b)
+		}
+		var got entry
+		if err := s.Read(K, &got); err != nil || got.Token != "secret-token" {
+			t.Errorf("unsynced=%v: entry read back: %+v, %v", tc.unsynced, got, err)
+		}
+	}
 }
 
 // TestCrashLeavesNothingBehind kills a writer (strace's fault injection) at

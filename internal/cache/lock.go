@@ -213,7 +213,7 @@ func (s Store) removeLockIfFree(name string) bool {
 	if err != nil || !ok {
 		return false
 	}
-	defer fl.Unlock()
+	defer func() { _ = fl.Unlock() }()
 	return os.Remove(path) == nil
 }
 

@@ -231,7 +231,7 @@ func TestRemoveStaleLocks(t *testing.T) {
 		if n == K {
 			l.Unlock()
 		} else {
-			defer l.Unlock()
+			t.Cleanup(func() { l.Unlock() })
 		}
 	}
 	writeRaw(t, filepath.Join(s.Dir, "build.lock"), nil)

@@ -71,13 +71,36 @@ type Store struct {
 
 func (s Store) path(name string) string { return entryfile.Dir(s.Dir).Path(name) }
 
-// Read decodes the entry called name into v; see entryfile.Dir.Read.
-func (s Store) Read(name string, v any) error { return entryfile.Dir(s.Dir).Read(name, v) }
+// ReadBytes returns the entry called name; see entryfile.Dir.ReadBytes.
+func (s Store) ReadBytes(name string) ([]byte, error) { return entryfile.Dir(s.Dir).ReadBytes(name) }
 
-// Write stores v as the entry called name, atomically. Then it removes the
-// temp files that crashed writers left behind: off the hit path, and only
-// ekstoken's own, old enough that no live writer can own them.
-func (s Store) Write(name string, v any) error {
+// Read decodes the entry called name into v. Every error is a miss to the
+// callers; ErrNotFound says there is no entry.
+func (s Store) Read(name string, v any) error {
+	b, err := s.ReadBytes(name)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decode cache entry %s: %w", s.path(name), err)
+	}
+	return nil
+}
+
+// Write stores v as the entry called name, atomically and durably: the
+// data is synced before the rename. Then it removes the temp files that
+// crashed writers left behind: off the hit path, and only ekstoken's own,
+// old enough that no live writer can own them.
+func (s Store) Write(name string, v any) error { return s.write(name, v, true) }
+
+// WriteUnsynced is Write without the sync, for entries that are cheap to
+// lose: a token entry that a power cut leaves empty or short is read as a
+// miss, and signing again costs less than the millisecond a sync adds to
+// every miss. A crash of the process itself loses nothing either way: the
+// rename is atomic and the data is in the page cache.
+func (s Store) WriteUnsynced(name string, v any) error { return s.write(name, v, false) }
+
+func (s Store) write(name string, v any, durable bool) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode cache entry: %w", err)
@@ -96,9 +119,11 @@ func (s Store) Write(name string, v any) error {
 		tmp.Close()
 		return fmt.Errorf("write cache file: %w", err)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync cache file: %w", err)
+	if durable {
+		if err := tmp.Sync(); err != nil {
+			tmp.Close()
+			return fmt.Errorf("sync cache file: %w", err)
+		}
 	}
 	// The file system's own clock, read from the file just written, judges
 	// the age of the others: a network file system's clock may differ from

@@ -662,7 +662,7 @@ func retryBusy(name string, args ...string) error {
 		if out, err = exec.Command(name, args...).CombinedOutput(); err == nil {
 			return nil
 		}
-		err = fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		err = fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 		time.Sleep(20 * time.Millisecond)
 	}
 	return err
@@ -874,7 +874,8 @@ func TestLockHelperProcess(t *testing.T) {
 	unlock, err := Store{Dir: dir}.Lock(ctx, K, forever)
 	if err != nil {
 		fmt.Println("error:", err)
-		os.Exit(2)
+		cancel()
+		os.Exit(2) //nolint:gocritic // cancel ran just above
 	}
 	fmt.Println("locked")
 	_, _ = io.Copy(io.Discard, os.Stdin)

@@ -1,23 +1,25 @@
 // Package entryfile reads one cache entry safely: opened without following
 // a symlink or blocking on a FIFO, accepted only as a regular file of ours
-// that nobody else can read or write, bounded in size, decoded from JSON.
+// that nobody else can read or write, bounded in size.
 //
 // It is the read half of internal/cache, kept apart so that the cache-hit
-// path links only light standard-library packages: no gofrs/flock and no
-// path/filepath, whose place in Go's package initialization order would
-// let the AWS SDK's schema packages initialize before a hit is served (see
-// internal/fastpath).
+// path links only light standard-library packages: no gofrs/flock, no
+// path/filepath, no encoding/json, fmt or strings, whose places in Go's
+// package initialization order would let the AWS SDK's packages and the
+// standard library's heavy ones initialize before a hit is served (see
+// internal/fastpath). Decoding is the caller's: internal/cache with
+// encoding/json, the hit path with internal/jsonlite.
 package entryfile
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"runtime"
-	"strings"
+	"strconv"
+
+	"github.com/ekstoken/ekstoken/internal/strlite"
 )
 
 // MaxSize bounds what a read takes in; real entries are about 2 KiB.
@@ -32,37 +34,45 @@ type Dir string
 // Path is the file that holds the entry called name.
 func (d Dir) Path(name string) string { return Join(string(d), name+".json") }
 
-// Read decodes the entry called name into v. A missing entry gives
-// ErrNotFound; a foreign, corrupt, truncated or unsafe one an error saying
+// ReadBytes returns the content of the entry called name. A missing entry
+// gives ErrNotFound; a foreign, truncated or unsafe one an error saying
 // what is wrong. Callers treat every error as a miss.
-func (d Dir) Read(name string, v any) error {
+func (d Dir) ReadBytes(name string) ([]byte, error) {
 	f, err := openNoFollow(d.Path(name))
 	if errors.Is(err, fs.ErrNotExist) {
-		return ErrNotFound
+		return nil, ErrNotFound
 	}
 	if err != nil {
-		return fmt.Errorf("open cache entry: %w", err)
+		return nil, wrap("open cache entry", err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("stat cache entry: %w", err)
+		return nil, wrap("stat cache entry", err)
 	}
 	if err := CheckPrivate(st); err != nil {
-		return fmt.Errorf("cache entry %s: %w", f.Name(), err)
+		return nil, wrap("cache entry "+f.Name(), err)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
-		return fmt.Errorf("read cache entry: %w", err)
+		return nil, wrap("read cache entry", err)
 	}
 	if len(b) > MaxSize {
-		return fmt.Errorf("cache entry %s is larger than %d bytes", f.Name(), MaxSize)
+		return nil, errors.New("cache entry " + f.Name() + " is larger than " + strconv.Itoa(MaxSize) + " bytes")
 	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("decode cache entry %s: %w", f.Name(), err)
-	}
-	return nil
+	return b, nil
 }
+
+// wrap is fmt.Errorf("%s: %w", what, err), without package fmt.
+func wrap(what string, err error) error { return &wrapped{what + ": " + err.Error(), err} }
+
+type wrapped struct {
+	msg string
+	err error
+}
+
+func (w *wrapped) Error() string { return w.msg }
+func (w *wrapped) Unwrap() error { return w.err }
 
 // CheckPrivate accepts only regular files of ours that nobody else can read
 // or write.
@@ -74,7 +84,7 @@ func CheckPrivate(st fs.FileInfo) error {
 		return nil
 	}
 	if st.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("mode %v is wider than 0600", st.Mode().Perm())
+		return errors.New("mode " + st.Mode().Perm().String() + " is wider than 0600")
 	}
 	if !OwnedByMe(st) {
 		return errors.New("owned by another user")
@@ -87,21 +97,21 @@ func CheckPrivate(st fs.FileInfo) error {
 // here (a directory from configuration, then fixed names), without
 // importing path/filepath. TestJoinAgreesWithFilepath holds it to that.
 func Join(elem ...string) string {
-	var b strings.Builder
+	var b []byte
 	for _, e := range elem {
 		if e == "" {
 			continue
 		}
-		if b.Len() > 0 && !strings.HasSuffix(b.String(), string(os.PathSeparator)) {
-			b.WriteByte(os.PathSeparator)
+		if len(b) > 0 && b[len(b)-1] != os.PathSeparator {
+			b = append(b, os.PathSeparator)
 		}
-		trimmed := strings.TrimRight(e, "/"+string(os.PathSeparator))
-		if trimmed == "" && b.Len() == 0 {
+		trimmed := strlite.TrimRightByte(e, '/', os.PathSeparator)
+		if trimmed == "" && len(b) == 0 {
 			trimmed = string(os.PathSeparator) // the root directory itself
 		}
-		b.WriteString(trimmed)
+		b = append(b, trimmed...)
 	}
-	return b.String()
+	return string(b)
 }
 
 func checkRegular(f *os.File) (*os.File, fs.FileInfo, error) {
@@ -112,7 +122,7 @@ func checkRegular(f *os.File) (*os.File, fs.FileInfo, error) {
 	}
 	if !st.Mode().IsRegular() {
 		f.Close()
-		return nil, nil, fmt.Errorf("%s is not a regular file", f.Name())
+		return nil, nil, errors.New(f.Name() + " is not a regular file")
 	}
 	return f, st, nil
 }

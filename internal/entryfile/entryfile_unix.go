@@ -43,5 +43,6 @@ func ChangeStamp(st fs.FileInfo) string {
 	if !ok {
 		return ""
 	}
-	return strconv.FormatUint(uint64(sys.Dev), 10) + ":" + strconv.FormatUint(uint64(sys.Ino), 10)
+	// Dev and Ino are of other integer types on other systems.
+	return strconv.FormatUint(uint64(sys.Dev), 10) + ":" + strconv.FormatUint(uint64(sys.Ino), 10) //nolint:unconvert // see above
 }

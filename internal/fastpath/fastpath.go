@@ -79,7 +79,7 @@ func Serve(env Env) (bool, error) {
 	info := execcred.ReadInfo(env.Getenv)
 	out := execcred.Marshal(info.APIVersion, cred)
 	if info.Warning != "" {
-		io.WriteString(env.Stderr, info.Warning+"\n")
+		_, _ = io.WriteString(env.Stderr, info.Warning+"\n")
 	}
 	_, err := env.Stdout.Write(out)
 	return true, err

@@ -200,7 +200,7 @@ func Run(ctx context.Context, env Env, in Input) error {
 		cred.Expiration = life.End
 		env.Log.Debug("credentials expire within the margin; not caching", "credentialsExpire", life.End)
 	} else if store != nil {
-		if err := store.Write(name, entry); err != nil {
+		if err := store.WriteUnsynced(name, entry); err != nil {
 			// A cache that cannot be written still yields the token. A
 			// refused directory is the user's to fix: say so, since every
 			// call is a miss until then.

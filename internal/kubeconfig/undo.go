@@ -242,7 +242,7 @@ func readRecord(path string) (*undoRecord, error) {
 	}
 	var rec undoRecord
 	if err := json.Unmarshal(b, &rec); err != nil {
-		return nil, fmt.Errorf("undo record %s is damaged (%v); not using it", path, err)
+		return nil, fmt.Errorf("undo record %s is damaged (%w); not using it", path, err)
 	}
 	if rec.Format != recordFormat {
 		return nil, fmt.Errorf("undo record %s has format %d, this ekstoken reads %d; not using it", path, rec.Format, recordFormat)
@@ -392,7 +392,7 @@ func (l UndoLog) Undo(path string) (UndoResult, error) {
 		for i := len(recs) - 1; i >= 0; i-- {
 			next, r, err := undoRecordIn(out, recs[i])
 			if err != nil {
-				return fmt.Errorf("cannot put the users back into the file as it is now (%v); nothing restored. %s", err, l.restoreAdvice(path, names[i], recs[i]))
+				return fmt.Errorf("cannot put the users back into the file as it is now (%w); nothing restored. %s", err, l.restoreAdvice(path, names[i], recs[i]))
 			}
 			out = next
 			res.Whole = res.Whole || r.Whole
@@ -635,7 +635,7 @@ func rerender(d *doc, restored []restoredEntry) ([]byte, error) {
 func parseResult(d *doc, out []byte) (*doc, error) {
 	nd, err := parse(out)
 	if err != nil {
-		return nil, fmt.Errorf("%w: the result does not parse: %v", ErrInPlace, err)
+		return nil, fmt.Errorf("%w: the result does not parse: %w", ErrInPlace, err)
 	}
 	if nd.root == nil {
 		return nil, fmt.Errorf("%w: the result is empty", ErrInPlace)

@@ -8,6 +8,7 @@ package token
 import (
 	"encoding/base64"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/ekstoken/ekstoken/internal/strlite"
@@ -49,7 +50,7 @@ func (c Claims) Expires() time.Time { return c.SignedAt.Add(Lifetime) }
 func Parse(tok string) (Claims, error) {
 	rest, ok := strlite.CutPrefix(tok, Prefix)
 	if !ok {
-		return Claims{}, errors.New("not an EKS token: missing prefix " + Prefix)
+		return Claims{}, errors.New("not an EKS token: it does not start with " + strconv.Quote(Prefix))
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(rest)
 	if err != nil {

@@ -6,12 +6,12 @@ package tokencache
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"time"
 
 	"github.com/ekstoken/ekstoken/internal/entryfile"
 	"github.com/ekstoken/ekstoken/internal/execcred"
+	"github.com/ekstoken/ekstoken/internal/jsonlite"
 	"github.com/ekstoken/ekstoken/internal/token"
 )
 
@@ -32,7 +32,7 @@ const DefaultMargin = time.Minute
 const MaxMargin = 14 * time.Minute
 
 // DefaultSessionName is the role session name `aws eks get-token --role-arn`
-// uses (token-spec.md §1.3); audit logs show it.
+// uses (docs/token.md#role-session-name); audit logs show it.
 const DefaultSessionName = "EKSGetTokenAuth"
 
 // maxFutureSkew is how far in the future a cached token's signing time may
@@ -101,7 +101,7 @@ type Lifetime struct {
 // stored field, so a tampered or foreign entry cannot extend it.
 func (e Entry) Lifetime() (Lifetime, error) {
 	if e.Format != EntryFormat {
-		return Lifetime{}, fmt.Errorf("unknown entry format %q", e.Format)
+		return Lifetime{}, errors.New("unknown entry format \"" + e.Format + "\"")
 	}
 	c, err := token.Parse(e.Token)
 	if err != nil {
@@ -124,7 +124,7 @@ func (l Lifetime) ServeUntil(margin time.Duration) time.Time { return l.End.Add(
 func (l Lifetime) Fresh(now time.Time, margin time.Duration) (bool, string) {
 	switch {
 	case l.SignedAt.After(now.Add(maxFutureSkew)):
-		return false, fmt.Sprintf("signed %s in the future: the clock moved back", l.SignedAt.Sub(now).Round(time.Second))
+		return false, "signed " + l.SignedAt.Sub(now).Round(time.Second).String() + " in the future: the clock moved back"
 	case !now.Before(l.ServeUntil(margin)):
 		return false, "expired"
 	}
@@ -134,7 +134,53 @@ func (l Lifetime) Fresh(now time.Time, margin time.Duration) (bool, string) {
 // Reader reads cache entries: cache.Store on the full path, entryfile.Dir
 // on the hit path.
 type Reader interface {
-	Read(name string, v any) error
+	ReadBytes(name string) ([]byte, error)
+}
+
+// ParseEntry decodes an entry as json.Unmarshal into Entry does, for the
+// entries ekstoken writes (FuzzParseEntryAgreesWithEncodingJSON), without
+// reflection: both paths read entries with it. Keys are matched exactly, as
+// ekstoken writes them.
+func ParseEntry(b []byte) (Entry, error) {
+	v, err := jsonlite.Parse(b)
+	if err != nil {
+		return Entry{}, err
+	}
+	var e Entry
+	if v.Kind == jsonlite.Null {
+		return e, nil
+	}
+	if v.Kind != jsonlite.Object {
+		return Entry{}, errors.New("cache entry is not a JSON object")
+	}
+	for _, f := range []struct {
+		key string
+		to  *string
+	}{
+		{"format", &e.Format}, {"key", &e.Key}, {"token", &e.Token},
+		{"cluster", &e.Cluster}, {"region", &e.Region}, {"profile", &e.Profile}, {"roleArn", &e.RoleARN},
+		{"accessKeyId", &e.AccessKeyID}, {"credentialSource", &e.CredentialSource}, {"ssoTokenFile", &e.SSOTokenFile},
+	} {
+		m, ok := v.Get(f.key)
+		switch {
+		case !ok || m.Kind == jsonlite.Null:
+		case m.Kind == jsonlite.String:
+			*f.to = m.Str
+		default:
+			return Entry{}, errors.New("cache entry field " + f.key + " is not a string")
+		}
+	}
+	if m, ok := v.Get("credentialsExpire"); ok && m.Kind != jsonlite.Null {
+		if m.Kind != jsonlite.String {
+			return Entry{}, errors.New("cache entry field credentialsExpire is not a string")
+		}
+		t, err := time.Parse(time.RFC3339Nano, m.Str)
+		if err != nil {
+			return Entry{}, errors.New("cache entry field credentialsExpire: " + err.Error())
+		}
+		e.CredentialsExpire = t
+	}
+	return e, nil
 }
 
 // Lookup returns the cached credential of id if it is fresh at now. Every
@@ -143,12 +189,16 @@ type Reader interface {
 // name, or a name collision) included.
 func Lookup(r Reader, id Identity, now time.Time, margin time.Duration) (execcred.Credential, string, bool) {
 	key := id.Key()
-	var e Entry
-	if err := r.Read(TokenName(key), &e); err != nil {
+	b, err := r.ReadBytes(TokenName(key))
+	if err != nil {
 		if errors.Is(err, entryfile.ErrNotFound) {
 			return execcred.Credential{}, "no entry", false
 		}
 		return execcred.Credential{}, err.Error(), false
+	}
+	e, err := ParseEntry(b)
+	if err != nil {
+		return execcred.Credential{}, "decode cache entry: " + err.Error(), false
 	}
 	if e.Format == EntryFormat && e.Key != key {
 		return execcred.Credential{}, "entry belongs to another identity", false
