@@ -138,7 +138,7 @@ func (c Cluster) Check(name string) error {
 		return fmt.Errorf("EKS cluster %q: the EKS API gave the endpoint %q, which is not an https URL; nothing was written", name, truncate(c.Endpoint, 80))
 	}
 	if err := checkCA(c.CertificateAuthority.Data); err != nil {
-		return fmt.Errorf("EKS cluster %q: the EKS API gave certificate authority data that %v; nothing was written, since kubectl would refuse the whole kubeconfig", name, err)
+		return fmt.Errorf("EKS cluster %q: the EKS API gave certificate authority data that %w; nothing was written, since kubectl would refuse the whole kubeconfig", name, err)
 	}
 	return nil
 }
@@ -149,7 +149,7 @@ func (c Cluster) Check(name string) error {
 func checkCA(data string) error {
 	pemData, err := base64.StdEncoding.DecodeString(data) // ignores line breaks, as client-go does
 	if err != nil {
-		return fmt.Errorf("is not valid base64 (%v)", err)
+		return fmt.Errorf("is not valid base64 (%w)", err)
 	}
 	rest := pemData
 	n := 0
@@ -163,7 +163,7 @@ func checkCA(data string) error {
 			return fmt.Errorf("holds a PEM %q block, not a certificate", b.Type)
 		}
 		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
-			return fmt.Errorf("holds a certificate that does not parse (%v)", err)
+			return fmt.Errorf("holds a certificate that does not parse (%w)", err)
 		}
 		n++
 	}
