@@ -549,9 +549,9 @@ func plainSafe(s string, flow bool) bool {
 // simpleWord reports, without the cost of yaml.Marshal (which setup would
 // pay for every argument of thousands of users), that s is a word YAML
 // reads as that string when written plain: "--" or nothing, a letter,
-// then letters, digits and "-_./", and not a word YAML 1.1 or 1.2 reads as a bool or null.
-// Anything else is left to yaml.Marshal; TestSimpleWordAgreesWithYAML
-// holds the two together.
+// then letters, digits and "-_./", and not a word YAML 1.1 or 1.2 reads
+// as a bool or null. Anything else is left to yaml.Marshal;
+// TestSimpleWordAgreesWithYAML holds the two together.
 func simpleWord(s string) bool {
 	if strings.HasPrefix(s, "--") { // a flag: --region
 		s = s[2:]
