@@ -89,12 +89,12 @@ func execCommand(env *Env, forced string, absolute bool) (commandChoice, error) 
 	if absolute {
 		return commandChoice{command: abs}, nil
 	}
-	why := "`ekstoken` is not on PATH"
+	why := "`ekstoken` is not on PATH, so kubectl could not run it"
 	if found != "" {
-		why = fmt.Sprintf("`ekstoken` on PATH is %s, not this binary", found)
+		why = fmt.Sprintf("`ekstoken` on PATH is %s, not this binary, so kubectl would run that one", found)
 	}
 	return commandChoice{command: abs, note: fmt.Sprintf(
-		"%s, so kubectl could not run it: writing the full path %s. Put %s first on PATH and run again (or pass --command ekstoken) to write the bare name.",
+		"%s: writing the full path %s. Put %s first on PATH and run again (or pass --command ekstoken) to write the bare name.",
 		why, abs, filepath.Dir(abs))}, nil
 }
 
