@@ -21,6 +21,7 @@ type setupOptions struct {
 	users      []string
 	dryRun     bool
 	absolute   bool
+	command    string
 	undo       bool
 }
 
@@ -38,8 +39,11 @@ func newSetupCommand(env *Env) *cobra.Command {
 		Example: "  ekstoken setup --dry-run\n  ekstoken setup\n  ekstoken setup --context prod\n  ekstoken setup --undo",
 		Args:    noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if o.undo && (o.dryRun || o.absolute || len(o.contexts) > 0 || len(o.users) > 0) {
+			if o.undo && (o.dryRun || o.absolute || o.command != "" || len(o.contexts) > 0 || len(o.users) > 0) {
 				return usageError{cmd: c.CommandPath(), err: errors.New("--undo takes no other flag but --kubeconfig")}
+			}
+			if err := checkCommandFlags(o.command, o.absolute); err != nil {
+				return usageError{cmd: c.CommandPath(), err: err}
 			}
 			files, err := kubeconfigFiles(env, o.kubeconfig)
 			if err != nil {
@@ -56,7 +60,7 @@ func newSetupCommand(env *Env) *cobra.Command {
 	f.StringSliceVar(&o.contexts, "context", nil, "only the users of these contexts")
 	f.StringSliceVar(&o.users, "user", nil, "only these users")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the unified diff and change nothing")
-	f.BoolVar(&o.absolute, "absolute", false, "write the absolute path of this ekstoken binary as the command")
+	addCommandFlags(f, &o.absolute, &o.command)
 	f.BoolVar(&o.undo, "undo", false, "put back the users setup rewrote, keeping every other change made since")
 	return c
 }
@@ -82,20 +86,14 @@ func kubeconfigFiles(env *Env, flag string) ([]string, error) {
 	return []string{filepath.Join(env.Home, ".kube", "config")}, nil
 }
 
-func (o *setupOptions) command(env *Env) (string, error) {
-	if !o.absolute {
-		return "ekstoken", nil
-	}
-	if env.Executable == nil {
-		return "", errors.New("--absolute: the path of this binary is unknown")
-	}
-	return env.Executable()
-}
-
 func (o *setupOptions) run(ctx context.Context, env *Env, files []string) error {
-	command, err := o.command(env)
+	choice, err := execCommand(env, o.command, o.absolute)
 	if err != nil {
 		return err
+	}
+	command := choice.command
+	if choice.note != "" {
+		fmt.Fprintln(env.Stderr, choice.note)
 	}
 	var failed []string
 	var paths []string
@@ -136,6 +134,10 @@ func (o *setupOptions) run(ctx context.Context, env *Env, files []string) error 
 			Command:         command,
 			ProfileNeedsMFA: func(p string) bool { return profileNeedsMFA(ctx, env, p) },
 			Skipped: func(user, reason string) {
+				if reason == kubeconfig.AlreadyBare && command != binaryName {
+					// An earlier setup wrote the bare name; kubectl will not find it.
+					reason += ", but `ekstoken` is not this binary on PATH: put it on PATH, or set that user's command to " + command
+				}
 				fmt.Fprintf(env.Stderr, "%s: left user %q alone: %s\n", path, user, reason)
 			},
 		}

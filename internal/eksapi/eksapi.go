@@ -11,10 +11,15 @@
 package eksapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -43,7 +48,7 @@ type Cluster struct {
 
 // IsLocalOutposts says the cluster is a local cluster on AWS Outposts,
 // whose tokens name the cluster ID rather than its name. The aws CLI tells
-// them by an outpostConfig, as here (token-spec.md §1.2).
+// them by an outpostConfig, as here (docs/token.md#outposts).
 func (c Cluster) IsLocalOutposts() bool { return c.OutpostConfig != nil }
 
 // Client calls the EKS API of one region.
@@ -52,6 +57,10 @@ type Client struct {
 	// Endpoint overrides https://eks.<region>.<partition domain>.
 	Endpoint string
 	Now      func() time.Time
+	// Timeout bounds each call, answer included, so an API that never
+	// answers (or answers a byte a minute) cannot hang update-kubeconfig;
+	// 0 means DefaultTimeout.
+	Timeout time.Duration
 }
 
 // Describe is eks:DescribeCluster.
@@ -65,11 +74,20 @@ func (c Client) Describe(ctx context.Context, name string) (Cluster, error) {
 	return out.Cluster, nil
 }
 
-// List is eks:ListClusters, all pages.
+// MaxPages bounds ListClusters paging: 1,000 pages of 100 is ten times
+// the largest cluster quota EKS grants per region. An API that keeps
+// answering with a nextToken past it is broken or hostile.
+const MaxPages = 1000
+
+// List is eks:ListClusters, all pages, each name once. An API that repeats
+// a nextToken or pages past MaxPages is an error rather than an endless
+// loop.
 func (c Client) List(ctx context.Context) ([]string, error) {
 	var names []string
+	seenName := map[string]bool{}
+	seenToken := map[string]bool{}
 	next := ""
-	for {
+	for page := 1; ; page++ {
 		q := url.Values{"maxResults": {"100"}}
 		if next != "" {
 			q.Set("nextToken", next)
@@ -81,12 +99,88 @@ func (c Client) List(ctx context.Context) ([]string, error) {
 		if err := c.get(ctx, "/clusters", q, &out); err != nil {
 			return nil, fmt.Errorf("list EKS clusters in %s: %w", c.Config.Region, err)
 		}
-		names = append(names, out.Clusters...)
+		for _, n := range out.Clusters {
+			if !seenName[n] {
+				seenName[n] = true
+				names = append(names, n)
+			}
+		}
 		if out.NextToken == "" {
 			return names, nil
 		}
+		if seenToken[out.NextToken] {
+			return nil, fmt.Errorf("list EKS clusters in %s: the EKS API answered page %d with a nextToken it had already given, so paging would never end; check --endpoint-url and AWS_ENDPOINT_URL, or name the cluster with --name", c.Config.Region, page)
+		}
+		if page >= MaxPages {
+			return nil, fmt.Errorf("list EKS clusters in %s: the EKS API still had a nextToken after %d pages (%d clusters), more than EKS allows in a region; check --endpoint-url and AWS_ENDPOINT_URL, or name the cluster with --name", c.Config.Region, page, len(names))
+		}
+		seenToken[out.NextToken] = true
 		next = out.NextToken
 	}
+}
+
+// Check refuses what update-kubeconfig must not write into a kubeconfig
+// for cluster name: an endpoint that is not an https URL, or certificate
+// data that is not base64 of PEM certificates. kubectl refuses a whole
+// kubeconfig (every context, not only this one) whose
+// certificate-authority-data does not decode, so a broken or hostile API
+// answer must stop here.
+func (c Cluster) Check(name string) error {
+	if c.Name != name {
+		return fmt.Errorf("EKS cluster %q: the EKS API described cluster %q instead; nothing was written", name, c.Name)
+	}
+	if !strings.HasPrefix(c.ARN, "arn:") || strings.ContainsFunc(c.ARN, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return fmt.Errorf("EKS cluster %q: the EKS API gave the ARN %q, which is not an ARN; nothing was written", name, truncate(c.ARN, 80))
+	}
+	u, err := url.Parse(c.Endpoint)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" ||
+		strings.ContainsFunc(c.Endpoint, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return fmt.Errorf("EKS cluster %q: the EKS API gave the endpoint %q, which is not an https URL; nothing was written", name, truncate(c.Endpoint, 80))
+	}
+	if err := checkCA(c.CertificateAuthority.Data); err != nil {
+		return fmt.Errorf("EKS cluster %q: the EKS API gave certificate authority data that %w; nothing was written, since kubectl would refuse the whole kubeconfig", name, err)
+	}
+	return nil
+}
+
+// checkCA checks data as client-go reads certificate-authority-data:
+// standard base64 (line breaks ignored) of one or more PEM CERTIFICATE
+// blocks, each an X.509 certificate, and nothing else.
+func checkCA(data string) error {
+	pemData, err := base64.StdEncoding.DecodeString(data) // ignores line breaks, as client-go does
+	if err != nil {
+		return fmt.Errorf("is not valid base64 (%w)", err)
+	}
+	rest := pemData
+	n := 0
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			return fmt.Errorf("holds a PEM %q block, not a certificate", b.Type)
+		}
+		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
+			return fmt.Errorf("holds a certificate that does not parse (%w)", err)
+		}
+		n++
+	}
+	if n == 0 {
+		return errors.New("does not decode to a PEM certificate")
+	}
+	if len(bytes.TrimSpace(rest)) > 0 {
+		return errors.New("has bytes after its PEM certificates")
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 // emptyPayloadHash is the SHA-256 of an empty body, as SigV4 wants it.
@@ -101,6 +195,23 @@ func (c Client) get(ctx context.Context, path string, query url.Values, out any)
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	err := c.do(ctx, u, timeout, out)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return fmt.Errorf("no complete answer from %s within %v: check the network, --endpoint-url and AWS_ENDPOINT_URL", base, timeout)
+	}
+	return err
+}
+
+// DefaultTimeout is how long one EKS API call may take.
+const DefaultTimeout = time.Minute
+
+// do sends a signed GET of u. Only the exchange with the API is timed:
+// getting credentials may wait for a person (an MFA code).
+func (c Client) do(ctx context.Context, u string, timeout time.Duration, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err
@@ -117,7 +228,9 @@ func (c Client) get(ctx context.Context, path string, query url.Values, out any)
 	if client == nil {
 		client = http.DefaultClient
 	}
-	resp, err := client.Do(req)
+	callCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	resp, err := client.Do(req.WithContext(callCtx))
 	if err != nil {
 		return err
 	}
@@ -141,7 +254,7 @@ func (c Client) get(ctx context.Context, path string, query url.Values, out any)
 }
 
 // domain is the DNS suffix of the region's partition (the table of
-// token-spec.md §2.3).
+// docs/token.md#partitions).
 func domain(region string) string {
 	for _, p := range []struct{ prefix, domain string }{
 		{"cn-", "amazonaws.com.cn"},

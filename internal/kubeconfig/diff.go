@@ -2,6 +2,7 @@ package kubeconfig
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -83,11 +84,32 @@ type diffOp struct {
 	text string
 }
 
-// diffLines is a longest-common-subsequence line diff. Kubeconfigs are
-// small; past a few million cells the middle is just replaced.
+// diffLines is a line diff. Common lines that occur once in each side
+// anchor it (patience diff: the longest run of such lines in the same
+// order), and the short stretches between anchors get an exact
+// longest-common-subsequence diff. setup's edits are a few lines in each
+// user entry, between lines that name the user, so a file of thousands of
+// users costs linear time and still gives one small hunk per user.
 func diffLines(a, b []string) []diffOp {
+	var ops []diffOp
+	diffRange(a, b, 0, 0, 0, &ops)
+	return ops
+}
+
+// lcsCells bounds the table of the exact diff of one stretch; past it the
+// stretch is shown as removed and added.
+const lcsCells = 4 << 20
+
+// maxAnchorDepth bounds the recursion of diffRange, so that input built
+// to find one anchor per level still costs linear time per level.
+const maxAnchorDepth = 16
+
+// diffRange appends the diff of a and b, which start at lines a0 and b0
+// of the whole files; depth counts the anchoring rounds above.
+func diffRange(a, b []string, a0, b0, depth int, ops *[]diffOp) {
 	pre := 0
 	for pre < len(a) && pre < len(b) && a[pre] == b[pre] {
+		*ops = append(*ops, diffOp{' ', a0 + pre, b0 + pre, a[pre]})
 		pre++
 	}
 	suf := 0
@@ -95,14 +117,88 @@ func diffLines(a, b []string) []diffOp {
 		suf++
 	}
 	ma, mb := a[pre:len(a)-suf], b[pre:len(b)-suf]
-	n, m := len(ma), len(mb)
-	var ops []diffOp
-	emit := func(kind byte, i, j int, text string) { ops = append(ops, diffOp{kind, i, j, text}) }
-	for i := 0; i < pre; i++ {
-		emit(' ', i, i, a[i])
+	ma0, mb0 := a0+pre, b0+pre
+	var anchors [][2]int
+	if depth < maxAnchorDepth {
+		anchors = uniqueCommon(ma, mb)
 	}
+	if len(anchors) > 0 {
+		i, j := 0, 0
+		for _, an := range anchors {
+			diffRange(ma[i:an[0]], mb[j:an[1]], ma0+i, mb0+j, depth+1, ops)
+			*ops = append(*ops, diffOp{' ', ma0 + an[0], mb0 + an[1], ma[an[0]]})
+			i, j = an[0]+1, an[1]+1
+		}
+		diffRange(ma[i:], mb[j:], ma0+i, mb0+j, depth+1, ops)
+	} else {
+		lcsDiff(ma, mb, ma0, mb0, ops)
+	}
+	for k := len(a) - suf; k < len(a); k++ {
+		*ops = append(*ops, diffOp{' ', a0 + k, b0 + len(b) - len(a) + k, a[k]})
+	}
+}
+
+// uniqueCommon is the longest sequence of index pairs (i, j), increasing
+// in both, of lines that occur exactly once in a and once in b with
+// a[i] == b[j].
+func uniqueCommon(a, b []string) [][2]int {
+	if len(a) == 0 || len(b) == 0 {
+		return nil
+	}
+	type seen struct{ na, nb, ia, ib int }
+	count := make(map[string]*seen, len(a))
+	for i, l := range a {
+		if c := count[l]; c != nil {
+			c.na++
+		} else {
+			count[l] = &seen{na: 1, ia: i}
+		}
+	}
+	for j, l := range b {
+		if c := count[l]; c != nil {
+			c.nb++
+			c.ib = j
+		}
+	}
+	var pairs [][2]int // in a's order
+	for i, l := range a {
+		if c := count[l]; c.na == 1 && c.nb == 1 && c.ia == i {
+			pairs = append(pairs, [2]int{i, c.ib})
+		}
+	}
+	if len(pairs) == 0 {
+		return nil
+	}
+	// Longest increasing subsequence of the b positions (patience sorting).
+	var tops []int // tops[k]: index in pairs ending a run of length k+1
+	prev := make([]int, len(pairs))
+	for p, pr := range pairs {
+		k := sort.Search(len(tops), func(k int) bool { return pairs[tops[k]][1] >= pr[1] })
+		if k > 0 {
+			prev[p] = tops[k-1]
+		} else {
+			prev[p] = -1
+		}
+		if k == len(tops) {
+			tops = append(tops, p)
+		} else {
+			tops[k] = p
+		}
+	}
+	out := make([][2]int, len(tops))
+	for k, p := len(tops)-1, tops[len(tops)-1]; k >= 0; k, p = k-1, prev[p] {
+		out[k] = pairs[p]
+	}
+	return out
+}
+
+// lcsDiff is the exact longest-common-subsequence diff of a stretch with
+// no unique common line, or removed-then-added when it is too large.
+func lcsDiff(ma, mb []string, a0, b0 int, ops *[]diffOp) {
+	n, m := len(ma), len(mb)
+	emit := func(kind byte, i, j int, text string) { *ops = append(*ops, diffOp{kind, a0 + i, b0 + j, text}) }
 	i, j := 0, 0
-	if n*m <= 4<<20 {
+	if n*m <= lcsCells {
 		// lcs[i][j] is the LCS length of ma[i:] and mb[j:].
 		lcs := make([][]int32, n+1)
 		for i := range lcs {
@@ -120,26 +216,22 @@ func diffLines(a, b []string) []diffOp {
 		for i < n && j < m {
 			switch {
 			case ma[i] == mb[j]:
-				emit(' ', pre+i, pre+j, ma[i])
+				emit(' ', i, j, ma[i])
 				i++
 				j++
 			case lcs[i+1][j] >= lcs[i][j+1]:
-				emit('-', pre+i, pre+j, ma[i])
+				emit('-', i, j, ma[i])
 				i++
 			default:
-				emit('+', pre+i, pre+j, mb[j])
+				emit('+', i, j, mb[j])
 				j++
 			}
 		}
 	}
 	for ; i < n; i++ {
-		emit('-', pre+i, pre+j, ma[i])
+		emit('-', i, j, ma[i])
 	}
 	for ; j < m; j++ {
-		emit('+', pre+i, pre+j, mb[j])
+		emit('+', i, j, mb[j])
 	}
-	for k := 0; k < suf; k++ {
-		emit(' ', len(a)-suf+k, len(b)-suf+k, a[len(a)-suf+k])
-	}
-	return ops
 }

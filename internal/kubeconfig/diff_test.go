@@ -91,6 +91,9 @@ func applyDiff(old, d string) (string, error) {
 				body = strings.TrimSuffix(body, "\n")
 				i++
 			}
+			if kind != '+' && (pos >= len(src) || src[pos] != body) {
+				return "", fmt.Errorf("hunk line %q does not match line %d of the old text", lines[i], pos+1)
+			}
 			switch kind {
 			case ' ':
 				out = append(out, body)

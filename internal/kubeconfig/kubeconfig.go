@@ -152,6 +152,36 @@ func lineStarts(src []byte) []int {
 	return starts
 }
 
+// topLevelSection is the byte range of the top-level entry key of a
+// block-style kubeconfig, from the start of the key's line to the start of
+// the next top-level key's line (or the end of the file), when both keys
+// start their lines. ok is false otherwise.
+func (d *doc) topLevelSection(key string) (lo, hi int, ok bool) {
+	m := d.root
+	if m == nil || m.Style&yaml.FlowStyle != 0 {
+		return 0, 0, false
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := m.Content[i]
+		if k.Kind != yaml.ScalarNode || k.Value != key {
+			continue
+		}
+		if k.Column != 1 || k.Line < 1 || k.Line > len(d.lines) {
+			return 0, 0, false
+		}
+		lo, hi = d.lines[k.Line-1], len(d.src)
+		if i+2 < len(m.Content) {
+			next := m.Content[i+2]
+			if next.Column != 1 || next.Line <= k.Line || next.Line > len(d.lines) {
+				return 0, 0, false
+			}
+			hi = d.lines[next.Line-1]
+		}
+		return lo, hi, true
+	}
+	return 0, 0, false
+}
+
 func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
 
 // mapGet returns the key and value nodes of key in mapping m, or nils.
@@ -509,6 +539,37 @@ func plainSafe(s string, flow bool) bool {
 	if s == "" || flow && strings.ContainsAny(s, ",[]{}") {
 		return false
 	}
+	if simpleWord(s) {
+		return true
+	}
 	out, err := yaml.Marshal(s)
 	return err == nil && string(out) == s+"\n"
 }
+
+// simpleWord reports, without the cost of yaml.Marshal (which setup would
+// pay for every argument of thousands of users), that s is a word YAML
+// reads as that string when written plain: "--" or nothing, a letter,
+// then letters, digits and "-_./", and not a word YAML 1.1 or 1.2 reads
+// as a bool or null. Anything else is left to yaml.Marshal;
+// TestSimpleWordAgreesWithYAML holds the two together.
+func simpleWord(s string) bool {
+	if strings.HasPrefix(s, "--") { // a flag: --region
+		s = s[2:]
+	}
+	if s == "" || len(s) > 200 || !isLetter(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !isLetter(c) && (c < '0' || c > '9') && c != '-' && c != '_' && c != '.' && c != '/' {
+			return false
+		}
+	}
+	switch strings.ToLower(s) {
+	case "y", "n", "yes", "no", "on", "off", "true", "false", "null":
+		return false
+	}
+	return true
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }

@@ -1,6 +1,7 @@
 package kubeconfig
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"reflect"
@@ -22,6 +23,11 @@ const (
 	APIVersionV1Beta1  = "client.authentication.k8s.io/v1beta1"
 	APIVersionV1       = "client.authentication.k8s.io/v1"
 )
+
+// AlreadyBare is the reason Rewrite gives for leaving alone a user that
+// runs ekstoken by its bare name, which works only where kubectl's PATH
+// has it.
+const AlreadyBare = "already runs ekstoken"
 
 // RewriteOptions selects the users Rewrite converts and what they run.
 type RewriteOptions struct {
@@ -88,6 +94,7 @@ func Rewrite(src []byte, opts RewriteOptions) (out []byte, changes []Change, err
 	}
 	var edits []edit
 	var planned []plannedExec
+	regions := d.endpointRegions()
 	for i, u := range d.userEntries() {
 		name, _ := scalarValue(u, "name")
 		if selected != nil && !selected[name] {
@@ -99,7 +106,7 @@ func Rewrite(src []byte, opts RewriteOptions) (out []byte, changes []Change, err
 			skip(name, "not an exec credential plugin user")
 			continue
 		}
-		p, reason, err := d.planExec(ex, opts, d.endpointRegion(name))
+		p, reason, err := d.planExec(ex, opts, regions[name])
 		if err == nil && reason == "" {
 			err = checkPlain(ex)
 		}
@@ -122,7 +129,7 @@ func Rewrite(src []byte, opts RewriteOptions) (out []byte, changes []Change, err
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := verifyRewrite(src, out, planned); err != nil {
+	if err := verifyRewrite(d, out, planned); err != nil {
 		return nil, nil, err
 	}
 	return out, changes, nil
@@ -256,32 +263,41 @@ func commandBase(cmd string) string {
 // https://<id>.<shard>.<region>.eks.amazonaws.com[.cn].
 var eksEndpoint = regexp.MustCompile(`^https://[^/]*\.([a-z]{2}(?:-[a-z]+)+-[0-9]+)\.eks\.amazonaws\.com(?:\.cn)?(?::[0-9]+)?/?$`)
 
-// endpointRegion is the region of the EKS cluster that a context using
-// user points at, or "" when no such context or endpoint exists.
-func (d *doc) endpointRegion(user string) string {
+// endpointRegions maps each user to the region of the first EKS cluster
+// that a context using it points at; users with no such context or
+// endpoint are absent. One pass over contexts and clusters: a kubeconfig
+// of thousands of users must not cost users × contexts × clusters.
+func (d *doc) endpointRegions() map[string]string {
 	_, contexts := mapGet(d.root, "contexts")
 	_, clusters := mapGet(d.root, "clusters")
 	if contexts == nil || clusters == nil || contexts.Kind != yaml.SequenceNode || clusters.Kind != yaml.SequenceNode {
-		return ""
+		return nil
 	}
+	clusterRegion := map[string]string{} // the first EKS endpoint of each name
+	for _, cl := range clusters.Content {
+		n, _ := scalarValue(cl, "name")
+		if _, seen := clusterRegion[n]; seen {
+			continue
+		}
+		_, cluster := mapGet(cl, "cluster")
+		server, _ := scalarValue(cluster, "server")
+		if m := eksEndpoint.FindStringSubmatch(server); m != nil {
+			clusterRegion[n] = m[1]
+		}
+	}
+	regions := map[string]string{}
 	for _, c := range contexts.Content {
 		_, ctx := mapGet(c, "context")
-		if u, _ := scalarValue(ctx, "user"); u != user {
+		u, _ := scalarValue(ctx, "user")
+		if _, seen := regions[u]; seen {
 			continue
 		}
 		clusterName, _ := scalarValue(ctx, "cluster")
-		for _, cl := range clusters.Content {
-			if n, _ := scalarValue(cl, "name"); n != clusterName {
-				continue
-			}
-			_, cluster := mapGet(cl, "cluster")
-			server, _ := scalarValue(cluster, "server")
-			if m := eksEndpoint.FindStringSubmatch(server); m != nil {
-				return m[1]
-			}
+		if r, ok := clusterRegion[clusterName]; ok {
+			regions[u] = r
 		}
 	}
-	return ""
+	return regions
 }
 
 // planExec decides what exec mapping ex becomes. A non-empty reason means
@@ -302,7 +318,10 @@ func (d *doc) planExec(ex *yaml.Node, opts RewriteOptions, endpointRegion string
 		return p, "exec has no command", nil
 	}
 	if commandBase(command) == "ekstoken" {
-		return p, "already runs ekstoken", nil
+		if command != "ekstoken" {
+			return p, fmt.Sprintf("already runs ekstoken (%s)", command), nil
+		}
+		return p, AlreadyBare, nil
 	}
 	var args []string
 	_, argsNode := mapGet(ex, "args")
@@ -358,7 +377,7 @@ func (d *doc) planExec(ex *yaml.Node, opts RewriteOptions, endpointRegion string
 	if t.region == "" && t.envRegion == "" && endpointRegion != "" {
 		// aws-iam-authenticator and the aws CLI sign for the global STS
 		// endpoint without a region; ekstoken wants one, and the cluster's
-		// own is the right one (token-spec.md §7.10).
+		// own is the right one (docs/token.md#regional-and-global).
 		t.region = endpointRegion
 		t.notes = append(t.notes, "region "+endpointRegion+" taken from the cluster's EKS endpoint")
 	}
@@ -697,6 +716,11 @@ func (d *doc) replaceList(n, k *yaml.Node, items []string) (edit, error) {
 			return edit{}, &spanError{l, "unexpected text inside the args list"}
 		}
 	}
+	if _, ok := lineComment[len(spans)-1]; ok {
+		// The list ends at its last item's text; the comment after it would
+		// stay behind the new last item on top of the copy placed below.
+		end = d.eol(end)
+	}
 	prefix := "- "
 	if len(spans) > 0 {
 		if p := string(d.src[start:spans[0].s]); !strings.ContainsAny(p, "\r\n") {
@@ -818,18 +842,22 @@ func (d *doc) flowSpacing(m *yaml.Node) (colon, comma string) {
 	return colon, comma
 }
 
-// verifyRewrite checks that out parses and differs from src exactly in the
-// planned exec fields. Anything else is a bug in the splicing, and an
-// error is better than a damaged kubeconfig.
-func verifyRewrite(src, out []byte, planned []plannedExec) error {
-	var want, got map[string]any
-	if err := yaml.Unmarshal(src, &want); err != nil {
+// verifyRewrite checks that out parses and differs from the parsed src d
+// exactly in the planned exec fields. Anything else is a bug in the
+// splicing, and an error is better than a damaged kubeconfig.
+//
+// All edits fall inside the top-level users entry. When that entry starts
+// a line of a block-style file and the bytes before and after it are
+// unchanged, that entry alone is parsed again: YAML reads a key at column
+// one the same whatever precedes it, so this is the same check at a cost
+// that does not grow with the clusters and their certificates. Otherwise,
+// or if that check fails, the whole result is parsed.
+func verifyRewrite(d *doc, out []byte, planned []plannedExec) error {
+	_, usersNode := mapGet(d.root, "users")
+	var users []any
+	if err := usersNode.Decode(&users); err != nil {
 		return err
 	}
-	if err := yaml.Unmarshal(out, &got); err != nil {
-		return fmt.Errorf("%w: the result would not parse (%v); nothing was changed", ErrInPlace, err)
-	}
-	users, _ := want["users"].([]any)
 	for _, p := range planned {
 		u, _ := users[p.index].(map[string]any)
 		user, _ := u["user"].(map[string]any)
@@ -846,6 +874,23 @@ func verifyRewrite(src, out []byte, planned []plannedExec) error {
 		for k, v := range p.set {
 			ex[k] = v
 		}
+	}
+	if lo, hi, ok := d.topLevelSection("users"); ok {
+		tail := len(d.src) - hi
+		if len(out) >= lo+tail && bytes.Equal(out[:lo], d.src[:lo]) && bytes.Equal(out[len(out)-tail:], d.src[hi:]) {
+			var got map[string]any
+			if err := yaml.Unmarshal(out[lo:len(out)-tail], &got); err == nil && len(got) == 1 && reflect.DeepEqual(got["users"], users) {
+				return nil
+			}
+		}
+	}
+	var want, got map[string]any
+	if err := d.root.Decode(&want); err != nil {
+		return err
+	}
+	want["users"] = users
+	if err := yaml.Unmarshal(out, &got); err != nil {
+		return fmt.Errorf("%w: the result would not parse (%v); nothing was changed", ErrInPlace, err)
 	}
 	if !reflect.DeepEqual(want, got) {
 		return fmt.Errorf("%w: the result would differ in more than the exec entries; nothing was changed", ErrInPlace)

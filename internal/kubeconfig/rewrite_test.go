@@ -276,7 +276,7 @@ func TestRewriteSkipped(t *testing.T) {
 		"legacy-oidc":      "not an exec credential plugin user",
 		"oidc-user":        "runs kubectl, not aws eks get-token, aws-iam-authenticator or eks-token-cache.sh",
 		"staging-endpoint": "aws option --endpoint-url has no ekstoken equivalent",
-		"already-ekstoken": "already runs ekstoken",
+		"already-ekstoken": "already runs ekstoken (/opt/bin/ekstoken)",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("skipped (-want +got):\n%s", diff)

@@ -43,8 +43,26 @@ type Exec struct {
 // as JSON with its indentation. An empty src gives a new kubeconfig laid
 // out like the one `aws eks update-kubeconfig` writes.
 func Upsert(src []byte, e Entry) ([]byte, error) {
+	out, _, err := UpsertOutcome(src, e)
+	return out, err
+}
+
+// Outcome is what Upsert did to the context of an Entry.
+type Outcome int
+
+const (
+	Unchanged Outcome = iota // everything already held what the entry asks
+	Added                    // the context is new
+	Updated                  // the context existed; it, its cluster or its user changed
+)
+
+// UpsertOutcome is Upsert, and says whether the context was added or
+// updated. A user entry being replaced keeps its interactiveMode when e
+// gives none: the person (or setup) chose it, for an MFA prompt or for an
+// IDE without a terminal, and re-adding the cluster must not undo that.
+func UpsertOutcome(src []byte, e Entry) ([]byte, Outcome, error) {
 	if e.ClusterName == "" || e.Server == "" || e.Exec.Command == "" {
-		return nil, errors.New("kubeconfig: Upsert needs ClusterName, Server and Exec.Command")
+		return nil, Unchanged, errors.New("kubeconfig: Upsert needs ClusterName, Server and Exec.Command")
 	}
 	if e.UserName == "" {
 		e.UserName = e.ClusterName
@@ -57,12 +75,25 @@ func Upsert(src []byte, e Entry) ([]byte, error) {
 	}
 	d, err := parse(src)
 	if err != nil {
-		return nil, err
+		return nil, Unchanged, err
+	}
+	existed := false
+	if d.root != nil {
+		_, contexts := mapGet(d.root, "contexts")
+		existed = findEntry(contexts, e.ContextName) >= 0
+		if e.Exec.InteractiveMode == "" {
+			_, users := mapGet(d.root, "users")
+			if i := findEntry(users, e.UserName); i >= 0 {
+				_, user := mapGet(users.Content[i], "user")
+				_, ex := mapGet(user, "exec")
+				e.Exec.InteractiveMode, _ = scalarValue(ex, "interactiveMode")
+			}
+		}
 	}
 	ents := e.nodes()
 	var out []byte
 	switch {
-	case d.root == nil:
+	case d.root == nil || len(d.root.Content) == 0: // empty, or "{}": nothing to keep
 		out = d.fresh(e, ents)
 	case d.root.Style&yaml.FlowStyle != 0:
 		out, err = d.upsertFlow(e, ents)
@@ -71,15 +102,21 @@ func Upsert(src []byte, e Entry) ([]byte, error) {
 	}
 	var se *spanError
 	if errors.As(err, &se) {
-		return nil, fmt.Errorf("%w: %v", ErrInPlace, se)
+		return nil, Unchanged, fmt.Errorf("%w: %v", ErrInPlace, se)
 	}
 	if err != nil {
-		return nil, err
+		return nil, Unchanged, err
 	}
-	if err := verifyUpsert(src, out, e, ents); err != nil {
-		return nil, err
+	if err := verifyUpsert(d, out, e, ents); err != nil {
+		return nil, Unchanged, err
 	}
-	return out, nil
+	switch {
+	case bytes.Equal(out, src):
+		return out, Unchanged, nil
+	case existed:
+		return out, Updated, nil
+	}
+	return out, Added, nil
 }
 
 // upsertList names a list of the kubeconfig, the entry to put in it and
@@ -443,9 +480,11 @@ func writeJSON(b *strings.Builder, n *yaml.Node, unit, nl, base, colon, comma st
 }
 
 // verifyUpsert checks that out is src with exactly e's entries upserted.
-func verifyUpsert(src, out []byte, e Entry, ents []upsertList) error {
+func verifyUpsert(d *doc, out []byte, e Entry, ents []upsertList) error {
+	// The tree parse already built, rather than a second parse of src: a
+	// kubeconfig of thousands of entries costs a second or more to parse.
 	want := map[string]any{}
-	if err := yaml.Unmarshal(src, &want); err != nil || len(want) == 0 {
+	if d.root == nil || d.root.Decode(&want) != nil || len(want) == 0 {
 		want = map[string]any{"apiVersion": "v1", "kind": "Config", "preferences": map[string]any{}, "current-context": ""}
 	}
 	for _, l := range ents {

@@ -329,8 +329,9 @@ cat "$2" > "$4"
 	if err != nil {
 		t.Fatal(err)
 	}
-	// mount(8) needs the system's PATH; ekstoken is run by its path.
-	env = append(env, "PATH="+os.Getenv("PATH"))
+	// mount(8) needs the system's PATH; ekstoken is on it too, so setup
+	// writes the bare name.
+	env = append(env, "PATH="+filepath.Dir(ekstokenBin)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	r := run(t, env, unshare, "-m", sh, "-c", script, "sh", host, kc, ekstokenBin, afterSetup)
 	if r.code() != 0 {
 		t.Fatalf("setup and undo of a bind-mounted file: exit %d\n%s", r.code(), r.stderr)

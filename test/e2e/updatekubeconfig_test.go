@@ -63,6 +63,7 @@ func TestUpdateKubeconfig(t *testing.T) {
 	t.Parallel()
 	awsBin := awsCLIPath(t)
 	motoURL := startMoto(t)
+	eksURL := eksWithRealCA(t, motoURL)
 	sb := newSandbox(t)
 	writeFile(t, filepath.Join(sb.home, ".aws", "config"), "[profile p]\nregion = us-west-2\n")
 	writeFile(t, filepath.Join(sb.home, ".aws", "credentials"),
@@ -76,7 +77,7 @@ func TestUpdateKubeconfig(t *testing.T) {
 		create := func() result {
 			return run(t, sb.withKeys("AWS_PAGER="), awsBin, "eks", "create-cluster", "--name", name,
 				"--role-arn", "arn:aws:iam::123456789012:role/eks", "--resources-vpc-config", "subnetIds=subnet-1",
-				"--endpoint-url", motoURL, "--region", region, "--output", "json")
+				"--endpoint-url", eksURL, "--region", region, "--output", "json")
 		}
 		wg.Go(func() { created[i] = create() })
 	}
@@ -101,7 +102,10 @@ func TestUpdateKubeconfig(t *testing.T) {
 
 	// env reaches moto's EKS with alice's keys; noKeys with the profile
 	// only. STS, which these runs should not need, is moto too.
-	endpoints := []string{"AWS_ENDPOINT_URL_EKS=" + motoURL, "AWS_ENDPOINT_URL_STS=" + motoURL}
+	// ekstoken is on PATH, so the bare name is written, as the aws CLI writes
+	// `aws`.
+	endpoints := []string{"AWS_ENDPOINT_URL_EKS=" + eksURL, "AWS_ENDPOINT_URL_STS=" + motoURL,
+		"PATH=" + filepath.Dir(ekstokenBin) + string(os.PathListSeparator) + os.Getenv("PATH")}
 	env := sb.withKeys(endpoints...)
 	noKeys := sb.with(endpoints...)
 	update := func(t *testing.T, env []string, kc string, args ...string) result {
@@ -202,11 +206,12 @@ func TestUpdateKubeconfig(t *testing.T) {
 		if len(d.Clusters) != 2 || len(d.Users) != 2 || len(d.Contexts) != 2 {
 			t.Errorf("--all wrote %d clusters, %d users, %d contexts; want 2 of each", len(d.Clusters), len(d.Users), len(d.Contexts))
 		}
-		if d.CurrentContext != c1.ARN && d.CurrentContext != c2.ARN {
-			t.Errorf("current-context %q", d.CurrentContext)
+		// --all chooses no context: the user had none, so none is set.
+		if d.CurrentContext != "" || !strings.Contains(r.stderr, "no current-context is set") {
+			t.Errorf("current-context %q after --all in a new file:\n%s", d.CurrentContext, r.stderr)
 		}
 		for _, c := range []motoCluster{c1, c2} {
-			if !strings.Contains(r.stderr, "context "+c.ARN+" for cluster "+c.Name) {
+			if !strings.Contains(r.stderr, "Added new context "+c.ARN+" to "+kc) {
 				t.Errorf("stderr does not name the context of %s:\n%s", c.Name, r.stderr)
 			}
 		}
@@ -342,7 +347,7 @@ users:
 				dir := t.TempDir()
 				g, f := filepath.Join(dir, "aws"), filepath.Join(dir, "ekstoken")
 				r := run(t, sb.withKeys("AWS_PAGER="), awsBin, slices.Concat([]string{"eks", "update-kubeconfig",
-					"--region", region, "--endpoint-url", motoURL, "--kubeconfig", g}, args)...)
+					"--region", region, "--endpoint-url", eksURL, "--kubeconfig", g}, args)...)
 				if r.err != nil {
 					t.Fatalf("aws eks update-kubeconfig %v: %v\n%s", args, r.err, r.stderr)
 				}

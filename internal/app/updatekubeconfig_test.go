@@ -1,0 +1,313 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"gopkg.in/yaml.v3"
+)
+
+// fakeEKSAPI answers DescribeCluster and ListClusters on 127.0.0.1 from
+// clusters (name -> the JSON "cluster" object), and ListClusters pages with
+// next (page, 1-based, to nextToken; nil: one page).
+type fakeEKSAPI struct {
+	mu       sync.Mutex
+	clusters map[string]map[string]any
+	next     func(page int) string
+	pages    int
+}
+
+func (f *fakeEKSAPI) start(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if r.URL.Path == "/clusters" {
+			f.pages++
+			names := []string{}
+			for n := range f.clusters {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+			out := map[string]any{"clusters": names}
+			if f.next != nil {
+				out["nextToken"] = f.next(f.pages)
+			}
+			_ = json.NewEncoder(w).Encode(out)
+			return
+		}
+		c, ok := f.clusters[strings.TrimPrefix(r.URL.Path, "/clusters/")]
+		if !ok {
+			w.Header().Set("X-Amzn-Errortype", "ResourceNotFoundException")
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `{"message":"No cluster found"}`)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"cluster": c})
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func caPEM(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kubernetes"},
+		NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1<<33, 0), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+func clusterARN(name string) string { return "arn:aws:eks:eu-west-1:111122223333:cluster/" + name }
+
+func goodCluster(t *testing.T, name string) map[string]any {
+	return map[string]any{"name": name, "arn": clusterARN(name), "status": "ACTIVE",
+		"endpoint":             "https://" + strings.ToUpper(name) + "0123.gr7.eu-west-1.eks.amazonaws.com",
+		"certificateAuthority": map[string]any{"data": base64.StdEncoding.EncodeToString(caPEM(t))}}
+}
+
+// runUpdate runs `ekstoken update-kubeconfig args... --kubeconfig kc`
+// against the fake API at url with keys in the environment.
+func runUpdate(t *testing.T, url, kc string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	env := map[string]string{
+		"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": "eu-west-1",
+		"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": filepath.Join(t.TempDir(), "none"),
+		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(t.TempDir(), "none"),
+	}
+	// The SDK reads credentials from the process environment.
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	for _, k := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EKS"} {
+		t.Setenv(k, "")
+	}
+	var out, errb bytes.Buffer
+	code = Run(context.Background(), Env{
+		Args:   append([]string{"update-kubeconfig", "--endpoint-url", url, "--kubeconfig", kc, "--command", "ekstoken", "--region", "eu-west-1"}, args...),
+		Getenv: func(k string) string { return env[k] },
+		Stdin:  strings.NewReader(""), Stdout: &out, Stderr: &errb,
+		Now: time.Now, Home: t.TempDir(), Version: "test",
+	})
+	return out.String(), errb.String(), code
+}
+
+// A broken or hostile EKS API never gets into the kubeconfig: certificate
+// data that is not base64 of a PEM certificate, an endpoint that is not
+// https, a description of another cluster, or ListClusters pages that
+// never end. The file stays byte for byte what it was, with --name and
+// with --all (where one bad cluster stops them all), and the error names
+// the cluster and what was wrong.
+func TestUpdateKubeconfigRefusesBadAPI(t *testing.T) {
+	existing := "apiVersion: v1\n# mine\nclusters: []\ncontexts: []\ncurrent-context: \"\"\nkind: Config\nusers: []\n"
+	for _, tc := range []struct {
+		name  string
+		spoil func(c map[string]any)
+		want  string
+	}{
+		{"CA not base64", func(c map[string]any) { c["certificateAuthority"] = map[string]any{"data": "%%% not base64 %%%"} }, "not valid base64"},
+		{"CA not PEM", func(c map[string]any) {
+			c["certificateAuthority"] = map[string]any{"data": base64.StdEncoding.EncodeToString([]byte("hello, world"))}
+		}, "PEM certificate"},
+		{"endpoint http", func(c map[string]any) { c["endpoint"] = "http://x.example" }, "not an https URL"},
+		{"endpoint with a newline", func(c map[string]any) { c["endpoint"] = "https://x.example\n  insecure-skip-tls-verify: true" }, "not an https URL"},
+		{"another cluster", func(c map[string]any) { c["name"] = "evil" }, `"evil" instead`},
+	} {
+		for _, all := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s all=%v", tc.name, all), func(t *testing.T) {
+				f := &fakeEKSAPI{clusters: map[string]map[string]any{"a": goodCluster(t, "a"), "b": goodCluster(t, "b"), "c": goodCluster(t, "c")}}
+				tc.spoil(f.clusters["b"])
+				url := f.start(t)
+				kc := filepath.Join(t.TempDir(), "config")
+				if err := os.WriteFile(kc, []byte(existing), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				args := []string{"--name", "b"}
+				if all {
+					args = []string{"--all"}
+				}
+				out, errOut, code := runUpdate(t, url, kc, args...)
+				if code == 0 || out != "" || !strings.Contains(errOut, tc.want) || !strings.Contains(errOut, `"b"`) {
+					t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant an error naming cluster \"b\" and %q", code, out, errOut, tc.want)
+				}
+				if got, _ := os.ReadFile(kc); string(got) != existing {
+					t.Errorf("the kubeconfig changed:\n%s", got)
+				}
+			})
+		}
+	}
+
+	for _, tc := range []struct {
+		name string
+		next func(page int) string
+		want string
+	}{
+		{"endless pages", func(p int) string { return fmt.Sprint("token-", p) }, "after 1000 pages"},
+		{"repeated token", func(int) string { return "same" }, "already given"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeEKSAPI{clusters: map[string]map[string]any{"a": goodCluster(t, "a")}, next: tc.next}
+			url := f.start(t)
+			kc := filepath.Join(t.TempDir(), "config")
+			done := make(chan struct{})
+			var errOut string
+			var code int
+			go func() {
+				defer close(done)
+				_, errOut, code = runUpdate(t, url, kc, "--all") // t.Setenv: the test's goroutine waits
+			}()
+			select {
+			case <-done:
+			case <-time.After(time.Minute):
+				t.Fatal("update-kubeconfig --all is still paging after a minute")
+			}
+			if code == 0 || !strings.Contains(errOut, tc.want) {
+				t.Errorf("exit %d, stderr:\n%s\nwant %q", code, errOut, tc.want)
+			}
+			if _, err := os.Stat(kc); err == nil {
+				t.Errorf("a kubeconfig was written")
+			}
+		})
+	}
+}
+
+// update-kubeconfig says for every context whether it was added or
+// updated, in the aws CLI's words; keeps the interactiveMode of a user it
+// replaces; switches current-context with --name (as the aws CLI does)
+// unless --set-current=false, and leaves it alone with --all unless
+// --set-current.
+func TestUpdateKubeconfigContextsAndCurrent(t *testing.T) {
+	f := &fakeEKSAPI{clusters: map[string]map[string]any{"a": goodCluster(t, "a"), "b": goodCluster(t, "b"), "c": goodCluster(t, "c")}}
+	url := f.start(t)
+	kc := filepath.Join(t.TempDir(), "config")
+	// The user of b exists, with an interactiveMode its owner chose.
+	initial := `apiVersion: v1
+clusters:
+- cluster:
+    server: https://other.example
+  name: other
+contexts:
+- context:
+    cluster: other
+    user: other
+  name: other
+- context:
+    cluster: ` + clusterARN("b") + `
+    user: ` + clusterARN("b") + `
+  name: ` + clusterARN("b") + `
+current-context: other
+kind: Config
+preferences: {}
+users:
+- name: other
+  user:
+    token: static
+- name: ` + clusterARN("b") + `
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: aws
+      args: [eks, get-token, --cluster-name, b]
+      interactiveMode: Never
+`
+	if err := os.WriteFile(kc, []byte(initial), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	type state struct {
+		Current string
+		Modes   map[string]string
+	}
+	read := func() state {
+		var doc struct {
+			Current string `yaml:"current-context"`
+			Users   []struct {
+				Name string
+				User struct {
+					Exec struct {
+						InteractiveMode string `yaml:"interactiveMode"`
+					}
+				}
+			}
+		}
+		b, _ := os.ReadFile(kc)
+		if err := yaml.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+		s := state{Current: doc.Current, Modes: map[string]string{}}
+		for _, u := range doc.Users {
+			s.Modes[strings.TrimPrefix(u.Name, clusterARN(""))] = u.User.Exec.InteractiveMode
+		}
+		return s
+	}
+	for _, step := range []struct {
+		args  []string
+		lines []string // starts of stderr lines that must be there
+		want  state
+	}{
+		{
+			args:  []string{"--all"},
+			lines: []string{"Added new context " + clusterARN("a") + " to " + kc, "Updated context " + clusterARN("b") + " in " + kc, "Added new context " + clusterARN("c") + " to " + kc, "current-context stays other"},
+			want:  state{Current: "other", Modes: map[string]string{"other": "", "a": "", "b": "Never", "c": ""}},
+		},
+		{
+			args:  []string{"--all"},
+			lines: []string{"Context " + clusterARN("a") + " in " + kc + " is up to date", "Context " + clusterARN("b") + " in " + kc + " is up to date"},
+			want:  state{Current: "other", Modes: map[string]string{"other": "", "a": "", "b": "Never", "c": ""}},
+		},
+		{
+			args:  []string{"--name", "a", "--set-current=false"},
+			lines: []string{"Context " + clusterARN("a") + " in " + kc + " is up to date", "current-context stays other"},
+			want:  state{Current: "other", Modes: map[string]string{"other": "", "a": "", "b": "Never", "c": ""}},
+		},
+		{
+			args:  []string{"--name", "b"},
+			lines: []string{"Updated context " + clusterARN("b") + " in " + kc},
+			want:  state{Current: clusterARN("b"), Modes: map[string]string{"other": "", "a": "", "b": "Never", "c": ""}},
+		},
+		{
+			args:  []string{"--all", "--set-current"},
+			lines: []string{"Updated context " + clusterARN("c") + " in " + kc},
+			want:  state{Current: clusterARN("c"), Modes: map[string]string{"other": "", "a": "", "b": "Never", "c": ""}},
+		},
+	} {
+		_, errOut, code := runUpdate(t, url, kc, step.args...)
+		if code != 0 {
+			t.Fatalf("%q: exit %d\n%s", step.args, code, errOut)
+		}
+		for _, l := range step.lines {
+			if !slices.ContainsFunc(strings.Split(errOut, "\n"), func(s string) bool { return strings.HasPrefix(s, l) }) {
+				t.Errorf("%q: no line of stderr starts with %q:\n%s", step.args, l, errOut)
+			}
+		}
+		if diff := cmp.Diff(step.want, read()); diff != "" {
+			t.Errorf("%q: kubeconfig (-want +got):\n%s", step.args, diff)
+		}
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package kubeconfig
+
+const raceEnabled = false
