@@ -226,8 +226,21 @@ func (s Store) Probe(name string) (format string, err error) {
 
 // RemoveStaleTemps removes temp files that crashed writers left: names of
 // ekstoken's temp pattern, regular files of the user's, private, last
-// written StaleAfter or more before now. It returns how many it removed.
+// written StaleAfter or more before now, so that no live writer's temp
+// file is taken. It returns how many it removed.
 func (s Store) RemoveStaleTemps(now time.Time) (int, error) {
+	return s.removeTemps(func(st fs.FileInfo) bool { return now.Sub(st.ModTime()) >= StaleAfter })
+}
+
+// RemoveTemps removes every temp file of ekstoken's in the store, however
+// young, for `clear`: a live writer whose temp file goes only fails to
+// cache its token, which it still prints, and a killed one's secret must
+// not wait a minute.
+func (s Store) RemoveTemps() (int, error) {
+	return s.removeTemps(func(fs.FileInfo) bool { return true })
+}
+
+func (s Store) removeTemps(remove func(fs.FileInfo) bool) (int, error) {
 	des, err := os.ReadDir(s.Dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
@@ -242,7 +255,7 @@ func (s Store) RemoveStaleTemps(now time.Time) (int, error) {
 		}
 		p := filepath.Join(s.Dir, de.Name())
 		st, ok := ours(p)
-		if !ok || (runtime.GOOS != "windows" && st.Mode().Perm()&0o077 != 0) || now.Sub(st.ModTime()) < StaleAfter {
+		if !ok || (runtime.GOOS != "windows" && st.Mode().Perm()&0o077 != 0) || !remove(st) {
 			continue
 		}
 		if err := os.Remove(p); err == nil {

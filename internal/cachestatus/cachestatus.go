@@ -163,9 +163,9 @@ type Cleared struct {
 }
 
 // Clear removes the entries the filter selects, unreadable ones of
-// ekstoken's included when there is no filter, then the temp files that
-// crashed writers left (older than cache.StaleAfter at now) and the lock
-// files nobody holds. It refuses a directory that others can write, where
+// ekstoken's included when there is no filter, then every temp file of
+// ekstoken's (a crashed writer's holds a secret) and the lock files nobody
+// holds. It refuses a directory that others can write, where
 // a file could be swapped between the check and the removal.
 func Clear(s cache.Store, f Filter, now time.Time) (Cleared, error) {
 	var c Cleared
@@ -194,7 +194,7 @@ func Clear(s cache.Store, f Filter, now time.Time) (Cleared, error) {
 		}
 		c.Removed++
 	}
-	if c.Temps, err = s.RemoveStaleTemps(now); err != nil {
+	if c.Temps, err = s.RemoveTemps(); err != nil {
 		return c, err
 	}
 	if c.Locks, err = s.RemoveStaleLocks(); err != nil {
