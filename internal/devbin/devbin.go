@@ -33,7 +33,7 @@ func Build(dir string, flags ...string) (string, error) {
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), StaticEnv)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/ekstoken: %v\n%s", err, out)
+		return "", fmt.Errorf("go build ./cmd/ekstoken: %w\n%s", err, out)
 	}
 	return bin, nil
 }

@@ -351,12 +351,12 @@ func (d *doc) closeBracket(i int, n *yaml.Node) (int, error) {
 		want = '}'
 	}
 	for i < len(d.src) {
-		switch c := d.src[i]; {
-		case c == want:
+		switch c := d.src[i]; c {
+		case want:
 			return i + 1, nil
-		case c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',':
+		case ' ', '\t', '\r', '\n', ',':
 			i++
-		case c == '#':
+		case '#':
 			i = d.eol(i)
 		default:
 			return 0, &spanError{d.lineOf(i), fmt.Sprintf("expected %q closing the collection at line %d", want, n.Line)}
@@ -553,9 +553,7 @@ func plainSafe(s string, flow bool) bool {
 // as a bool or null. Anything else is left to yaml.Marshal;
 // TestSimpleWordAgreesWithYAML holds the two together.
 func simpleWord(s string) bool {
-	if strings.HasPrefix(s, "--") { // a flag: --region
-		s = s[2:]
-	}
+	s = strings.TrimPrefix(s, "--") // a flag: --region
 	if s == "" || len(s) > 200 || !isLetter(s[0]) {
 		return false
 	}

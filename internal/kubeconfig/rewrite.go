@@ -890,7 +890,7 @@ func verifyRewrite(d *doc, out []byte, planned []plannedExec) error {
 	}
 	want["users"] = users
 	if err := yaml.Unmarshal(out, &got); err != nil {
-		return fmt.Errorf("%w: the result would not parse (%v); nothing was changed", ErrInPlace, err)
+		return fmt.Errorf("%w: the result would not parse (%w); nothing was changed", ErrInPlace, err)
 	}
 	if !reflect.DeepEqual(want, got) {
 		return fmt.Errorf("%w: the result would differ in more than the exec entries; nothing was changed", ErrInPlace)

@@ -102,7 +102,7 @@ func UpsertOutcome(src []byte, e Entry) ([]byte, Outcome, error) {
 	}
 	var se *spanError
 	if errors.As(err, &se) {
-		return nil, Unchanged, fmt.Errorf("%w: %v", ErrInPlace, se)
+		return nil, Unchanged, fmt.Errorf("%w: %w", ErrInPlace, se)
 	}
 	if err != nil {
 		return nil, Unchanged, err
@@ -510,7 +510,7 @@ func verifyUpsert(d *doc, out []byte, e Entry, ents []upsertList) error {
 	}
 	var got map[string]any
 	if err := yaml.Unmarshal(out, &got); err != nil {
-		return fmt.Errorf("%w: the result would not parse (%v); nothing was changed", ErrInPlace, err)
+		return fmt.Errorf("%w: the result would not parse (%w); nothing was changed", ErrInPlace, err)
 	}
 	if !reflect.DeepEqual(want, got) {
 		return fmt.Errorf("%w: the result would differ in more than the three entries; nothing was changed", ErrInPlace)

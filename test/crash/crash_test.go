@@ -336,7 +336,7 @@ func tokenOf(stdout string) (string, error) {
 		Status struct{ Token string }
 	}
 	if err := json.Unmarshal([]byte(stdout), &ec); err != nil {
-		return "", fmt.Errorf("stdout is not an ExecCredential: %v: %q", err, stdout)
+		return "", fmt.Errorf("stdout is not an ExecCredential: %w: %q", err, stdout)
 	}
 	if ec.Kind != "ExecCredential" || ec.Status.Token == "" {
 		return "", fmt.Errorf("stdout is not an ExecCredential with a token: %q", stdout)

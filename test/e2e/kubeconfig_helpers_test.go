@@ -389,7 +389,7 @@ func parseHunkHeader(h string) (oldStart, oldN, newN int, err error) {
 		return start, n, err
 	}
 	if oldStart, oldN, err = side(f[1]); err != nil {
-		return 0, 0, 0, fmt.Errorf("bad hunk header %q: %v", h, err)
+		return 0, 0, 0, fmt.Errorf("bad hunk header %q: %w", h, err)
 	}
 	_, newN, err = side(f[2])
 	return oldStart, oldN, newN, err
