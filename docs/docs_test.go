@@ -219,3 +219,40 @@ func TestSlug(t *testing.T) {
 		}
 	}
 }
+
+// outside matches citations of reference files that are not part of the
+// repository, and the section numbering they used.
+var outside = regexp.MustCompile(`(token-spec|peers|demand|style-anchors)\.md|\.\./shared/|§|\b[Ss]pec \d|\bpitfall \d`)
+
+// Whatever the code relies on is in docs/, in the project's own words: no
+// file cites a reference that a reader of the repository cannot open.
+func TestNoCitationsOutsideTheRepository(t *testing.T) {
+	root := ".."
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != root && (strings.HasPrefix(d.Name(), ".") && d.Name() != ".ci" || d.Name() == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() || !isText(path) || path == filepath.Join(root, "docs", "docs_test.go") {
+			return nil // this file names the pattern itself
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if m := outside.FindString(line); m != "" {
+				t.Errorf("%s:%d: cites %q, which is not in the repository; cite docs/ instead", path, i+1, m)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

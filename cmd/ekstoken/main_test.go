@@ -165,3 +165,43 @@ func TestMissDoesNotSyncTokenEntry(t *testing.T) {
 		t.Errorf("token entries written: %v, want one", entries)
 	}
 }
+
+// A hit reads its files as plain blocking files: a non-blocking os.File
+// joins the runtime's network poller, which costs an epoll instance, an
+// eventfd and a thread, and a hit writes nothing but its answer.
+func TestHitStaysOffThePoller(t *testing.T) {
+	bin := build(t) // skips under -short
+	strace := testenv.RequireStrace(t)
+	home := t.TempDir()
+	env := []string{"HOME=" + home, "AWS_EC2_METADATA_DISABLED=true", "AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret"}
+	args := []string{"token", "--cluster-name", "prod", "--region", "eu-west-1"}
+	miss := exec.Command(bin, args...)
+	miss.Env = env
+	if out, err := miss.CombinedOutput(); err != nil {
+		t.Fatalf("miss: %v\n%s", err, out)
+	}
+	trace := filepath.Join(t.TempDir(), "trace")
+	cmd := exec.Command(strace, append([]string{"-f", "-o", trace, "-e", "trace=epoll_create,epoll_create1,eventfd2,write,pwrite64,openat", bin}, args...)...)
+	cmd.Env = env
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("hit: %v", err)
+	}
+	if !strings.Contains(string(out), `"kind":"ExecCredential"`) {
+		t.Fatalf("hit printed %q", out)
+	}
+	b, err := os.ReadFile(trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		switch {
+		case strings.Contains(line, "epoll_create"), strings.Contains(line, "eventfd"):
+			t.Errorf("the hit set up the network poller: %s", line)
+		case strings.Contains(line, "write(") && !strings.Contains(line, "write(1,"):
+			t.Errorf("the hit wrote something besides its answer: %s", line)
+		case strings.Contains(line, "openat(") && strings.Contains(line, "O_CREAT"):
+			t.Errorf("the hit created a file: %s", line)
+		}
+	}
+}

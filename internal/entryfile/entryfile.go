@@ -53,9 +53,21 @@ func (d Dir) ReadBytes(name string) ([]byte, error) {
 	if err := CheckPrivate(st); err != nil {
 		return nil, wrap("cache entry "+f.Name(), err)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
-	if err != nil {
-		return nil, wrap("read cache entry", err)
+	// One read for the whole entry: its size is known.
+	b := make([]byte, 0, min(max(st.Size(), 0), MaxSize)+1)
+	for len(b) < cap(b) {
+		n, err := f.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, wrap("read cache entry", err)
+		}
+		if len(b) == cap(b) && len(b) <= MaxSize {
+			// It grew since the stat: take the rest, up to the bound.
+			b = append(b, 0)[:len(b)]
+		}
 	}
 	if len(b) > MaxSize {
 		return nil, errors.New("cache entry " + f.Name() + " is larger than " + strconv.Itoa(MaxSize) + " bytes")

@@ -10,11 +10,30 @@ import (
 )
 
 // openNoFollow opens path for reading and fails if its last element is a
-// symlink (O_NOFOLLOW gives ELOOP). O_NONBLOCK keeps a FIFO at path from
-// blocking the open until a writer comes; CheckPrivate then refuses it as
-// not a regular file. It changes nothing for regular files.
-func openNoFollow(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+// symlink (O_NOFOLLOW gives ELOOP).
+func openNoFollow(path string) (*os.File, error) { return open(path, syscall.O_NOFOLLOW) }
+
+// open opens path for reading without blocking on a FIFO: O_NONBLOCK keeps
+// the open from waiting for a writer, and the caller's check then refuses
+// anything but a regular file before reading it. The file is made blocking
+// again before os.NewFile sees it. A non-blocking os.File joins the Go
+// runtime's network poller, which costs a cache hit an epoll instance, an
+// eventfd and a thread that it has no use for.
+func open(path string, flags int) (*os.File, error) {
+	for {
+		fd, err := syscall.Open(path, flags|syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+		}
+		if err := syscall.SetNonblock(fd, false); err != nil {
+			syscall.Close(fd)
+			return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+		}
+		return os.NewFile(uintptr(fd), path), nil
+	}
 }
 
 // OwnedByMe reports whether the file belongs to the effective user.
@@ -27,7 +46,7 @@ func OwnedByMe(st fs.FileInfo) bool {
 // are often links into a dotfiles checkout), without blocking on a FIFO,
 // and only if it is a regular file.
 func OpenRegular(path string) (*os.File, fs.FileInfo, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err := open(path, 0)
 	if err != nil {
 		return nil, nil, err
 	}
