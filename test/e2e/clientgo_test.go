@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ekstoken/ekstoken/internal/fakeeks"
+	harness "github.com/ekstoken/ekstoken/internal/testenv/sandbox"
 	"github.com/google/go-cmp/cmp"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -83,7 +84,9 @@ func TestClientGo(t *testing.T) {
 // not reach ekstoken.
 func sandboxedPlugin(t *testing.T, env []string) string {
 	t.Helper()
-	checkEnv(t, env)
+	if err := harness.CheckEnv(env); err != nil {
+		t.Fatal(err)
+	}
 	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 	script := `#!/bin/sh` + "\n" + `exec /usr/bin/env -i KUBERNETES_EXEC_INFO="$KUBERNETES_EXEC_INFO"`
 	for _, kv := range env {
