@@ -34,9 +34,6 @@ const (
 
 	v1      = "client.authentication.k8s.io/v1"
 	v1beta1 = "client.authentication.k8s.io/v1beta1"
-
-	// How long one subprocess may run before it is killed.
-	processTimeout = 30 * time.Second
 )
 
 var (
