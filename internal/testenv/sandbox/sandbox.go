@@ -97,8 +97,9 @@ func New(t testing.TB, o Options) *Sandbox {
 	return sb
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
+func cmpOr[T comparable](a, b T) T {
+	var zero T
+	if a != zero {
 		return a
 	}
 	return b
@@ -300,16 +301,18 @@ func (tr *Trap) Seen() []string {
 
 // ---- the runner ----
 
-// Timeout is how long one process may run before it is killed.
+// Timeout is how long one process may run before it is killed, unless
+// Proc.Timeout says otherwise.
 const Timeout = 30 * time.Second
 
 // Proc is how to run a process: exactly Env (which must pass CheckEnv),
 // in Dir, with Stdin (nil: /dev/null, as kubectl gives a plugin with no
-// terminal).
+// terminal), killed after Timeout (0: the package's Timeout).
 type Proc struct {
-	Env   []string
-	Dir   string
-	Stdin io.Reader
+	Env     []string
+	Dir     string
+	Stdin   io.Reader
+	Timeout time.Duration
 }
 
 // Result is how a process ended.
@@ -340,12 +343,13 @@ func (p Proc) Prepare(t testing.TB, name string, args ...string) func() Result {
 		t.Fatal(err)
 	}
 	env := slices.Clone(p.Env)
+	timeout := cmpOr(p.Timeout, Timeout)
 	ctx := context.Background()
 	if c, ok := t.(interface{ Context() context.Context }); ok {
 		ctx = c.Context()
 	}
 	return func() Result {
-		ctx, cancel := context.WithTimeout(ctx, Timeout)
+		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, name, args...)
 		cmd.Env, cmd.Dir, cmd.Stdin = env, p.Dir, p.Stdin
