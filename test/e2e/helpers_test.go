@@ -62,6 +62,7 @@ func buildAndRun(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	defer stopMoto()
 	if ekstokenBin, err = devbin.Build(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -118,6 +119,13 @@ func command(t *testing.T, env []string, name string, args ...string) func() res
 		r := run()
 		return result{r.Stdout, r.Stderr, r.Err}
 	}
+}
+
+// harnessRun runs name with exactly env, in dir, to its end.
+func harnessRun(t *testing.T, env []string, dir, name string, args ...string) result {
+	t.Helper()
+	r := harness.Proc{Env: env, Dir: dir}.Run(t, name, args...)
+	return result{r.Stdout, r.Stderr, r.Err}
 }
 
 // envValue is the value a process started with env sees for key.
