@@ -19,6 +19,7 @@ import (
 // client-go, as controllers and tools other than kubectl use it, loads the
 // kubeconfig and runs ekstoken in both forms.
 func TestClientGo(t *testing.T) {
+	t.Parallel()
 	s := startEKS(t, nil)
 	sb := newSandbox(t)
 	plugin := sandboxedPlugin(t, sb.withKeys())
@@ -102,6 +103,7 @@ func sandboxedPlugin(t *testing.T, env []string) string {
 
 // client-go is for these tests only: the binary must not link it.
 func TestBinaryLinksNoKubernetesModule(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command("go", "version", "-m", ekstokenBin).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go version -m: %v\n%s", err, out)
