@@ -1,99 +1,80 @@
-package app
+// Package setup is the `ekstoken setup` use case: find the kubeconfig
+// files kubectl reads, rewrite their EKS users to run ekstoken (or show the
+// diff), record each rewrite for --undo before the file is touched, and
+// with Undo put those users back.
+package setup
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/ekstoken/ekstoken/internal/awsauth"
 	"github.com/ekstoken/ekstoken/internal/kubeconfig"
-	"github.com/spf13/cobra"
+	"github.com/ekstoken/ekstoken/internal/kubectllookup"
 )
 
-type setupOptions struct {
-	kubeconfig string
-	contexts   []string
-	users      []string
-	dryRun     bool
-	absolute   bool
-	command    string
-	undo       bool
+// Input is what the command line asked for. The command line checks that
+// Undo comes with nothing but Kubeconfig, and Command against Absolute
+// (kubectllookup.CheckFlags).
+type Input struct {
+	// Kubeconfig is the one file to change; "" means the files kubectl
+	// reads (KUBECONFIG, else ~/.kube/config).
+	Kubeconfig string
+	// Contexts and Users limit the rewrite to these contexts' users and
+	// these users.
+	Contexts, Users []string
+	DryRun          bool
+	// Absolute and Command choose the command users run
+	// (kubectllookup.Command).
+	Absolute bool
+	Command  string
+	// Undo puts back what earlier setups rewrote instead.
+	Undo bool
 }
 
-func newSetupCommand(env *Env) *cobra.Command {
-	o := &setupOptions{}
-	c := &cobra.Command{
-		Use:   "setup",
-		Short: "Switch the EKS users of your kubeconfig to ekstoken (with --undo to go back)",
-		Long: "setup rewrites the kubeconfig users that run `aws eks get-token`, `aws-iam-authenticator token`\n" +
-			"or the eks-token-cache.sh script into equivalent ekstoken users: same cluster, region, profile,\n" +
-			"role and env. Everything else in the file is kept byte for byte, comments included.\n\n" +
-			"It works on --kubeconfig, else every file in KUBECONFIG, else ~/.kube/config. Before writing, it\n" +
-			"records the users it rewrites in ~/.kube/ekstoken/undo; --undo puts them back and keeps every\n" +
-			"other change made since (a context switch, new clusters and users).",
-		Example: "  ekstoken setup --dry-run\n  ekstoken setup\n  ekstoken setup --context prod\n  ekstoken setup --undo",
-		Args:    noArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			if o.undo && (o.dryRun || o.absolute || o.command != "" || len(o.contexts) > 0 || len(o.users) > 0) {
-				return usageError{cmd: c.CommandPath(), err: errors.New("--undo takes no other flag but --kubeconfig")}
-			}
-			if err := checkCommandFlags(o.command, o.absolute); err != nil {
-				return usageError{cmd: c.CommandPath(), err: err}
-			}
-			files, err := kubeconfigFiles(env, o.kubeconfig)
-			if err != nil {
-				return err
-			}
-			if o.undo {
-				return o.runUndo(env, files)
-			}
-			return o.run(c.Context(), env, files)
-		},
-	}
-	f := c.Flags()
-	f.StringVar(&o.kubeconfig, "kubeconfig", "", "the kubeconfig file to change (default: KUBECONFIG, then ~/.kube/config)")
-	f.StringSliceVar(&o.contexts, "context", nil, "only the users of these contexts")
-	f.StringSliceVar(&o.users, "user", nil, "only these users")
-	f.BoolVar(&o.dryRun, "dry-run", false, "print the unified diff and change nothing")
-	addCommandFlags(f, &o.absolute, &o.command)
-	f.BoolVar(&o.undo, "undo", false, "put back the users setup rewrote, keeping every other change made since")
-	return c
+// Env is the boundary to the operating system, passed in whole.
+type Env struct {
+	Getenv func(string) string
+	Home   string // "" when it cannot be found
+	// Stdout gets the diff of a dry run and nothing else; every message
+	// goes to Stderr.
+	Stdout, Stderr io.Writer
+	Now            func() time.Time
+	// Executable is the path of the running binary (os.Executable), for
+	// the command users run.
+	Executable func() (string, error)
 }
 
-// kubeconfigFiles lists the files kubectl would read: the flag, else the
-// KUBECONFIG list, else ~/.kube/config.
-func kubeconfigFiles(env *Env, flag string) ([]string, error) {
-	if flag != "" {
-		return []string{flag}, nil
-	}
-	var files []string
-	for _, f := range filepath.SplitList(env.Getenv("KUBECONFIG")) {
-		if f != "" && !slices.Contains(files, f) {
-			files = append(files, f)
-		}
-	}
-	if len(files) > 0 {
-		return files, nil
-	}
-	if env.Home == "" {
-		return nil, errors.New("no home directory: pass --kubeconfig")
-	}
-	return []string{filepath.Join(env.Home, ".kube", "config")}, nil
-}
-
-func (o *setupOptions) run(ctx context.Context, env *Env, files []string) error {
-	choice, err := execCommand(env, o.command, o.absolute)
+// Run rewrites (or with in.Undo, restores) the kubeconfig files in asks
+// for, saying on Stderr what it did to each. A file that fails is named in
+// the error after the others are done.
+func Run(ctx context.Context, env Env, in Input) error {
+	files, err := kubectllookup.Kubeconfigs(in.Kubeconfig, env.Getenv, env.Home)
 	if err != nil {
 		return err
 	}
-	command := choice.command
-	if choice.note != "" {
-		fmt.Fprintln(env.Stderr, choice.note)
+	if in.Undo {
+		return runUndo(env, files)
+	}
+	return run(ctx, env, in, files)
+}
+
+func run(ctx context.Context, env Env, o Input, files []string) error {
+	choice, err := kubectllookup.Command(kubectllookup.Self{Getenv: env.Getenv, Executable: env.Executable}, o.Command, o.Absolute)
+	if err != nil {
+		return err
+	}
+	command := choice.Command
+	if choice.Note != "" {
+		fmt.Fprintln(env.Stderr, choice.Note)
 	}
 	var failed []string
 	var paths []string
@@ -119,7 +100,7 @@ func (o *setupOptions) run(ctx context.Context, env *Env, files []string) error 
 		}
 		paths, sources[path] = append(paths, path), src
 	}
-	limits := o.limitsFor(env, paths, sources)
+	limits := limitsFor(env, o, paths, sources)
 	if limits.err != nil {
 		return limits.err
 	}
@@ -134,7 +115,7 @@ func (o *setupOptions) run(ctx context.Context, env *Env, files []string) error 
 			Command:         command,
 			ProfileNeedsMFA: func(p string) bool { return profileNeedsMFA(ctx, env, p) },
 			Skipped: func(user, reason string) {
-				if reason == kubeconfig.AlreadyBare && command != binaryName {
+				if reason == kubeconfig.AlreadyBare && command != kubectllookup.BinaryName {
 					// An earlier setup wrote the bare name; kubectl will not find it.
 					reason += ", but `ekstoken` is not this binary on PATH: put it on PATH, or set that user's command to " + command
 				}
@@ -146,7 +127,7 @@ func (o *setupOptions) run(ctx context.Context, env *Env, files []string) error 
 				continue // none of the selected users is defined in this file
 			}
 		} else {
-			opts.Contexts, opts.Users = o.contexts, o.users
+			opts.Contexts, opts.Users = o.Contexts, o.Users
 		}
 		out, changes, err := kubeconfig.Rewrite(src, opts)
 		if err != nil {
@@ -162,7 +143,7 @@ func (o *setupOptions) run(ctx context.Context, env *Env, files []string) error 
 		for _, ch := range changes {
 			fmt.Fprintf(env.Stderr, "%s: %s\n", path, strings.ReplaceAll(ch.String(), "\n", "\n"+strings.Repeat(" ", len(path)+2)))
 		}
-		if o.dryRun {
+		if o.DryRun {
 			fmt.Fprint(env.Stdout, kubeconfig.Diff(path, src, out))
 			continue
 		}
@@ -179,7 +160,7 @@ func (o *setupOptions) run(ctx context.Context, env *Env, files []string) error 
 		fmt.Fprintf(env.Stderr, "%s: rewrote %d %s; `ekstoken setup --undo` puts %s back (undo record: %s)\n",
 			path, len(changes), plural(len(changes), "user", "users"), plural(len(changes), "it", "them"), record)
 	}
-	if o.dryRun && changedAny {
+	if o.DryRun && changedAny {
 		fmt.Fprintln(env.Stderr, "dry run: nothing was written; run without --dry-run to apply")
 	}
 	if len(failed) > 0 {
@@ -201,8 +182,8 @@ type setupLimits struct {
 // kubectl merges them: a context may live in one file and its user in
 // another, and the first file to define a context wins. A name no file
 // defines is an error. With a single file, Rewrite checks the names itself.
-func (o *setupOptions) limitsFor(env *Env, paths []string, sources map[string][]byte) setupLimits {
-	if len(paths) < 2 || len(o.contexts)+len(o.users) == 0 {
+func limitsFor(env Env, o Input, paths []string, sources map[string][]byte) setupLimits {
+	if len(paths) < 2 || len(o.Contexts)+len(o.Users) == 0 {
 		return setupLimits{}
 	}
 	var l setupLimits
@@ -224,8 +205,8 @@ func (o *setupOptions) limitsFor(env *Env, paths []string, sources map[string][]
 			definedIn[u] = append(definedIn[u], path)
 		}
 	}
-	wanted := slices.Clone(o.users)
-	for _, c := range o.contexts {
+	wanted := slices.Clone(o.Users)
+	for _, c := range o.Contexts {
 		u, ok := contextUser[c]
 		if !ok {
 			l.err = fmt.Errorf("no context %q in %s", c, strings.Join(paths, ", "))
@@ -250,7 +231,7 @@ func (o *setupOptions) limitsFor(env *Env, paths []string, sources map[string][]
 
 // undoLog is where setup keeps what --undo needs: one private directory
 // beside kubectl's own files, not files beside each kubeconfig.
-func undoLog(env *Env) kubeconfig.UndoLog {
+func undoLog(env Env) kubeconfig.UndoLog {
 	if env.Home == "" {
 		return kubeconfig.UndoLog{}
 	}
@@ -260,7 +241,7 @@ func undoLog(env *Env) kubeconfig.UndoLog {
 // runUndo puts back the users setup rewrote in each file. Like a second
 // setup, an undo with nothing (left) to do says so and succeeds; a user
 // changed since setup is left alone, named, and makes it fail.
-func (o *setupOptions) runUndo(env *Env, files []string) error {
+func runUndo(env Env, files []string) error {
 	log := undoLog(env)
 	if log.Dir == "" {
 		return errors.New("no home directory, where setup keeps its undo records (~/.kube/ekstoken/undo): set HOME")
@@ -335,19 +316,11 @@ func nameList(names []string) string {
 }
 
 // profileNeedsMFA reports whether an AWS profile (or the default one)
-// would prompt for an MFA code, so setup can let kubectl lend ekstoken the
-// terminal.
-func profileNeedsMFA(ctx context.Context, env *Env, profile string) bool {
-	if profile == "" {
-		profile = "default"
-	}
-	home := env.Home
-	cfgFile := firstNonEmpty(env.Getenv("AWS_CONFIG_FILE"), filepath.Join(home, ".aws", "config"))
-	credFile := firstNonEmpty(env.Getenv("AWS_SHARED_CREDENTIALS_FILE"), filepath.Join(home, ".aws", "credentials"))
-	sc, err := config.LoadSharedConfigProfile(ctx, profile, func(o *config.LoadSharedConfigOptions) {
-		o.ConfigFiles, o.CredentialsFiles = []string{cfgFile}, []string{credFile}
-	})
-	return err == nil && sc.MFASerial != ""
+// would prompt for an MFA code, read from the files the aws CLI reads.
+func profileNeedsMFA(ctx context.Context, env Env, profile string) bool {
+	cfgFile := firstNonEmpty(env.Getenv("AWS_CONFIG_FILE"), filepath.Join(env.Home, ".aws", "config"))
+	credFile := firstNonEmpty(env.Getenv("AWS_SHARED_CREDENTIALS_FILE"), filepath.Join(env.Home, ".aws", "credentials"))
+	return awsauth.ProfileNeedsMFA(ctx, profile, cfgFile, credFile)
 }
 
 func firstNonEmpty(vs ...string) string {
@@ -357,4 +330,11 @@ func firstNonEmpty(vs ...string) string {
 		}
 	}
 	return ""
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -1,94 +1,104 @@
-package app
+// Package updatekubeconfig is the `ekstoken update-kubeconfig` use case,
+// as `aws eks update-kubeconfig` does it but with ekstoken users: resolve
+// credentials, describe the cluster (or list the region's), check what EKS
+// said, then add or replace its cluster, user and context in the
+// kubeconfig, keeping the rest of the file byte for byte.
+package updatekubeconfig
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"time"
 
 	"github.com/ekstoken/ekstoken/internal/awsauth"
 	"github.com/ekstoken/ekstoken/internal/eksapi"
 	"github.com/ekstoken/ekstoken/internal/kubeconfig"
+	"github.com/ekstoken/ekstoken/internal/kubectllookup"
 	"github.com/ekstoken/ekstoken/internal/tokencache"
-	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 )
 
-type updateKubeconfigOptions struct {
-	name, alias, userAlias, roleARN string
-	kubeconfig, endpoint            string
-	command                         string
-	all, dryRun, absolute           bool
-	// setCurrent switches current-context to the (last) cluster written:
-	// by default with --name, as `aws eks update-kubeconfig` does, and only
-	// when asked with --all, which adds clusters without choosing one.
-	setCurrent bool
+// Input is what the command line asked for. The command line checks that
+// exactly one of Name and All is given, that Alias and UserAlias come
+// with Name, and Command against Absolute (kubectllookup.CheckFlags).
+type Input struct {
+	// Name is the cluster to add; All adds every cluster in the region.
+	Name string
+	All  bool
+	// Region and Profile are the global flags; "" leaves them to the
+	// environment and the profile, as the aws CLI does.
+	Region, Profile string
+	// Alias and UserAlias name the context and the user (default: the
+	// cluster ARN).
+	Alias, UserAlias string
+	// RoleARN is assumed to describe the cluster and written into the
+	// user's args.
+	RoleARN string
+	// Kubeconfig is the file to write; "" means the first file kubectl
+	// reads.
+	Kubeconfig string
+	// Endpoint is the EKS API endpoint; "" means AWS_ENDPOINT_URL_EKS,
+	// AWS_ENDPOINT_URL, then the region's.
+	Endpoint string
+	// Absolute and Command choose the command users run
+	// (kubectllookup.Command).
+	Absolute bool
+	Command  string
+	DryRun   bool
+	// SetCurrent switches current-context to the (last) cluster written.
+	// The command line sets it by default with Name, as `aws eks
+	// update-kubeconfig` does, and only when asked with All, which adds
+	// clusters without choosing one.
+	SetCurrent bool
 }
 
-func newUpdateKubeconfigCommand(env *Env, g *globalOptions) *cobra.Command {
-	o := &updateKubeconfigOptions{}
-	c := &cobra.Command{
-		Use:   "update-kubeconfig",
-		Short: "Add an EKS cluster to your kubeconfig, served by ekstoken (like aws eks update-kubeconfig)",
-		Long: "update-kubeconfig reads the cluster's endpoint and certificate authority with eks:DescribeCluster\n" +
-			"and adds or replaces its cluster, user and context in the kubeconfig, with a user that runs\n" +
-			"ekstoken. Local clusters on AWS Outposts get --cluster-id. The rest of the file is kept byte for\n" +
-			"byte and the original is saved beside it, as with setup. A user it replaces keeps its\n" +
-			"interactiveMode.\n\n" +
-			"With --name the new context becomes the current-context, as with the aws CLI\n" +
-			"(--set-current=false keeps yours). --all leaves current-context alone unless --set-current\n" +
-			"is given, which makes the last cluster listed current.",
-		Example: "  ekstoken update-kubeconfig --name prod --region eu-west-1\n" +
-			"  ekstoken update-kubeconfig --all --region eu-west-1 --profile admin",
-		Args: noArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			if (o.name == "") == !o.all {
-				return usageError{cmd: c.CommandPath(), err: errors.New("give either --name or --all")}
-			}
-			if o.all && (o.alias != "" || o.userAlias != "") {
-				return usageError{cmd: c.CommandPath(), err: errors.New("--alias and --user-alias name one cluster: not with --all")}
-			}
-			if err := checkCommandFlags(o.command, o.absolute); err != nil {
-				return usageError{cmd: c.CommandPath(), err: err}
-			}
-			if !c.Flags().Changed("set-current") {
-				o.setCurrent = !o.all
-			}
-			return o.run(c, env, g)
-		},
-	}
-	f := c.Flags()
-	f.StringVar(&o.name, "name", "", "name of the EKS cluster")
-	f.BoolVar(&o.all, "all", false, "every cluster in the region")
-	f.StringVar(&o.alias, "alias", "", "context name (default: the cluster ARN)")
-	f.StringVar(&o.userAlias, "user-alias", "", "user name (default: the cluster ARN)")
-	f.StringVar(&o.roleARN, "role-arn", "", "role for ekstoken to assume when signing (also used to describe the cluster)")
-	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig to write (default: the first file in KUBECONFIG, then ~/.kube/config)")
-	f.StringVar(&o.endpoint, "endpoint-url", "", "EKS API endpoint (default: AWS_ENDPOINT_URL_EKS, AWS_ENDPOINT_URL, then the region's)")
-	f.BoolVar(&o.dryRun, "dry-run", false, "print the unified diff and change nothing")
-	addCommandFlags(f, &o.absolute, &o.command)
-	f.BoolVar(&o.setCurrent, "set-current", false, "make the new context the current-context (default: true with --name, as the aws CLI does; false with --all)")
-	return c
+// Env is the boundary to the operating system, passed in whole.
+type Env struct {
+	Getenv func(string) string
+	Home   string // "" when it cannot be found
+	Stdin  io.Reader
+	// Stdout gets the diff of a dry run and nothing else; every message
+	// goes to Stderr.
+	Stdout, Stderr io.Writer
+	Now            func() time.Time
+	// IsTerminal reports whether stdin is a terminal, where an MFA code
+	// can be asked for.
+	IsTerminal func() bool
+	// Executable is the path of the running binary (os.Executable), for
+	// the command users run.
+	Executable func() (string, error)
+	// Resolve gets credentials; nil means awsauth.Resolve. Tests pass
+	// fixed credentials.
+	Resolve func(context.Context, awsauth.Options) (awsauth.Result, error)
 }
 
-func (o *updateKubeconfigOptions) run(c *cobra.Command, env *Env, g *globalOptions) error {
-	ctx := c.Context()
-	id := tokencache.NewIdentity(tokencache.Request{Region: g.region, Profile: g.profile}, env.Getenv, env.Home)
+// Run writes the clusters in asks for into the kubeconfig, or with DryRun
+// prints the diff. Nothing is written unless every cluster checks out.
+func Run(ctx context.Context, env Env, o Input) error {
+	id := tokencache.NewIdentity(tokencache.Request{Region: o.Region, Profile: o.Profile}, env.Getenv, env.Home)
 	opts := awsauth.Options{
-		Region: g.region, Profile: g.profile, RoleARN: o.roleARN, SessionName: tokencache.DefaultSessionName,
+		Region: o.Region, Profile: o.Profile, RoleARN: o.RoleARN, SessionName: tokencache.DefaultSessionName,
 		EffectiveProfile: id.Profile, ConfigFile: id.Config.Path, CredentialsFile: id.Credentials.Path,
 	}
 	if env.IsTerminal != nil && env.IsTerminal() {
 		opts.MFACode = awsauth.TerminalPrompt(env.Stdin, env.Stderr)
 	}
-	res, err := awsauth.Resolve(ctx, opts)
+	resolve := env.Resolve
+	if resolve == nil {
+		resolve = awsauth.Resolve
+	}
+	res, err := resolve(ctx, opts)
 	if err != nil {
 		return err
 	}
 	api := eksapi.Client{Config: res.Config, Now: env.Now,
-		Endpoint: firstNonEmpty(o.endpoint, env.Getenv("AWS_ENDPOINT_URL_EKS"), env.Getenv("AWS_ENDPOINT_URL"))}
-	names := []string{o.name}
-	if o.all {
+		Endpoint: firstNonEmpty(o.Endpoint, env.Getenv("AWS_ENDPOINT_URL_EKS"), env.Getenv("AWS_ENDPOINT_URL"))}
+	names := []string{o.Name}
+	if o.All {
 		if names, err = api.List(ctx); err != nil {
 			return err
 		}
@@ -96,7 +106,7 @@ func (o *updateKubeconfigOptions) run(c *cobra.Command, env *Env, g *globalOptio
 			return fmt.Errorf("no EKS clusters in %s", res.Config.Region)
 		}
 	}
-	files, err := kubeconfigFiles(env, o.kubeconfig)
+	files, err := kubectllookup.Kubeconfigs(o.Kubeconfig, env.Getenv, env.Home)
 	if err != nil {
 		return err
 	}
@@ -105,13 +115,13 @@ func (o *updateKubeconfigOptions) run(c *cobra.Command, env *Env, g *globalOptio
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	choice, err := execCommand(env, o.command, o.absolute)
+	choice, err := kubectllookup.Command(kubectllookup.Self{Getenv: env.Getenv, Executable: env.Executable}, o.Command, o.Absolute)
 	if err != nil {
 		return err
 	}
-	command := choice.command
-	if choice.note != "" {
-		fmt.Fprintln(env.Stderr, choice.note)
+	command := choice.Command
+	if choice.Note != "" {
+		fmt.Fprintln(env.Stderr, choice.Note)
 	}
 	out := src
 	for i, name := range names {
@@ -125,31 +135,27 @@ func (o *updateKubeconfigOptions) run(c *cobra.Command, env *Env, g *globalOptio
 		if err := cl.Check(name); err != nil {
 			return err
 		}
-		args := []string{"token", "--cluster-name", cl.Name}
+		r := tokencache.Request{ClusterName: cl.Name, Region: res.Config.Region, RoleARN: o.RoleARN}
 		if cl.IsLocalOutposts() {
-			args = []string{"token", "--cluster-id", cl.ID}
-		}
-		args = append(args, "--region", res.Config.Region)
-		if o.roleARN != "" {
-			args = append(args, "--role-arn", o.roleARN)
+			r.ClusterName, r.ClusterID = "", cl.ID
 		}
 		e := kubeconfig.Entry{
 			ClusterName: cl.ARN, Server: cl.Endpoint, CAData: cl.CertificateAuthority.Data,
-			UserName: firstNonEmpty(o.userAlias, cl.ARN), ContextName: firstNonEmpty(o.alias, cl.ARN),
-			SetCurrent: o.setCurrent && i == len(names)-1,
-			Exec:       kubeconfig.Exec{APIVersion: kubeconfig.APIVersionV1Beta1, Command: command, Args: args},
+			UserName: firstNonEmpty(o.UserAlias, cl.ARN), ContextName: firstNonEmpty(o.Alias, cl.ARN),
+			SetCurrent: o.SetCurrent && i == len(names)-1,
+			Exec:       kubeconfig.Exec{APIVersion: kubeconfig.APIVersionV1Beta1, Command: command, Args: kubeconfig.TokenArgs(r)},
 		}
 		// As the aws CLI does: a profile in use is written as AWS_PROFILE.
-		if p := firstNonEmpty(g.profile, env.Getenv("AWS_PROFILE"), env.Getenv("AWS_DEFAULT_PROFILE")); p != "" {
+		if p := firstNonEmpty(o.Profile, env.Getenv("AWS_PROFILE"), env.Getenv("AWS_DEFAULT_PROFILE")); p != "" {
 			e.Exec.Env = []kubeconfig.EnvVar{{Name: "AWS_PROFILE", Value: p}}
 		}
 		var outcome kubeconfig.Outcome
 		if out, outcome, err = kubeconfig.UpsertOutcome(out, e); err != nil {
 			return fmt.Errorf("%s: %w; the file is left untouched", path, err)
 		}
-		fmt.Fprintln(env.Stderr, outcomeLine(outcome, e.ContextName, path, o.dryRun))
+		fmt.Fprintln(env.Stderr, outcomeLine(outcome, e.ContextName, path, o.DryRun))
 	}
-	if !o.setCurrent {
+	if !o.SetCurrent {
 		if cur := currentContext(out); cur != "" {
 			fmt.Fprintf(env.Stderr, "current-context stays %s (switch with kubectl config use-context, or pass --set-current)\n", cur)
 		} else {
@@ -160,7 +166,7 @@ func (o *updateKubeconfigOptions) run(c *cobra.Command, env *Env, g *globalOptio
 		fmt.Fprintf(env.Stderr, "%s: already up to date\n", path)
 		return nil
 	}
-	if o.dryRun {
+	if o.DryRun {
 		fmt.Fprint(env.Stdout, kubeconfig.Diff(path, src, out))
 		fmt.Fprintln(env.Stderr, "dry run: nothing was written; run without --dry-run to apply")
 		return nil
@@ -198,4 +204,13 @@ func outcomeLine(o kubeconfig.Outcome, context, path string, dryRun bool) string
 		return fmt.Sprintf("Updated context %s in %s", context, path)
 	}
 	return fmt.Sprintf("Context %s in %s is up to date", context, path)
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }
