@@ -36,8 +36,9 @@ func newUpdateKubeconfigCommand(env *Env, g *globalOptions) *cobra.Command {
 		Long: "update-kubeconfig reads the cluster's endpoint and certificate authority with eks:DescribeCluster\n" +
 			"and adds or replaces its cluster, user and context in the kubeconfig, with a user that runs\n" +
 			"ekstoken. Local clusters on AWS Outposts get --cluster-id. The rest of the file is kept byte for\n" +
-			"byte and the original is saved beside it, as with setup. A user it replaces keeps its\n" +
-			"interactiveMode.\n\n" +
+			"byte; like the aws CLI's, it keeps no copy of the file. A user it replaces keeps its\n" +
+			"interactiveMode. Clusters whose endpoint or certificate kubectl could not use are refused,\n" +
+			"and then nothing is written.\n\n" +
 			"With --name the new context becomes the current-context, as with the aws CLI\n" +
 			"(--set-current=false keeps yours). --all leaves current-context alone unless --set-current\n" +
 			"is given, which makes the last cluster listed current.",

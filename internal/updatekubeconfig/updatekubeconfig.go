@@ -123,7 +123,10 @@ func Run(ctx context.Context, env Env, o Input) error {
 	if choice.Note != "" {
 		fmt.Fprintln(env.Stderr, choice.Note)
 	}
+	// Every cluster is described and checked before anything is said or
+	// written: with --all, one bad cluster leaves the file as it was.
 	out := src
+	var said []string
 	for i, name := range names {
 		cl, err := api.Describe(ctx, name)
 		if err != nil {
@@ -133,7 +136,7 @@ func Run(ctx context.Context, env Env, o Input) error {
 			return fmt.Errorf("EKS cluster %q has no endpoint or certificate yet (status %s): wait until it is ACTIVE", name, cl.Status)
 		}
 		if err := cl.Check(name); err != nil {
-			return err
+			return fmt.Errorf("%w; nothing was written", err)
 		}
 		r := tokencache.Request{ClusterName: cl.Name, Region: res.Config.Region, RoleARN: o.RoleARN}
 		if cl.IsLocalOutposts() {
@@ -153,7 +156,10 @@ func Run(ctx context.Context, env Env, o Input) error {
 		if out, outcome, err = kubeconfig.UpsertOutcome(out, e); err != nil {
 			return fmt.Errorf("%s: %w; the file is left untouched", path, err)
 		}
-		fmt.Fprintln(env.Stderr, outcomeLine(outcome, e.ContextName, path, o.DryRun))
+		said = append(said, outcomeLine(outcome, e.ContextName, path, o.DryRun))
+	}
+	for _, line := range said {
+		fmt.Fprintln(env.Stderr, line)
 	}
 	if !o.SetCurrent {
 		if cur := currentContext(out); cur != "" {

@@ -159,6 +159,10 @@ func TestUpdateKubeconfigRefusesBadAPI(t *testing.T) {
 				if got, _ := os.ReadFile(kc); string(got) != existing {
 					t.Errorf("the kubeconfig changed:\n%s", got)
 				}
+				// Nothing is said to have been added when nothing is written.
+				if strings.Contains(errOut, "Added new context") || strings.Contains(errOut, "Updated context") {
+					t.Errorf("stderr claims a change that was not written:\n%s", errOut)
+				}
 			})
 		}
 	}
