@@ -12,7 +12,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -132,20 +131,6 @@ func countLines(t *testing.T, path string) int {
 		t.Fatal(err)
 	}
 	return bytes.Count(b, []byte("\n"))
-}
-
-// command prepares ekstoken to run with exactly env, which the harness's
-// guard must accept.
-func command(t *testing.T, env []string, args ...string) (*exec.Cmd, context.CancelFunc) {
-	t.Helper()
-	if err := harness.CheckEnv(env); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), harness.Timeout)
-	cmd := exec.CommandContext(ctx, ekstokenBin, args...)
-	cmd.Env = slices.Clone(env)
-	cmd.WaitDelay = time.Second
-	return cmd, cancel
 }
 
 // run runs ekstoken with stdin on /dev/null, as kubectl does without a

@@ -4,7 +4,10 @@ package logins
 
 import (
 	"bytes"
+	"context"
 	"io"
+	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -12,6 +15,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	harness "github.com/ekstoken/ekstoken/internal/testenv/sandbox"
 )
 
 const mfaSerial = "arn:aws:iam::" + account + ":mfa/alice"
@@ -164,4 +168,18 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// command prepares ekstoken to run with exactly env, which the harness's
+// guard must accept.
+func command(t *testing.T, env []string, args ...string) (*exec.Cmd, context.CancelFunc) {
+	t.Helper()
+	if err := harness.CheckEnv(env); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), harness.Timeout)
+	cmd := exec.CommandContext(ctx, ekstokenBin, args...)
+	cmd.Env = slices.Clone(env)
+	cmd.WaitDelay = time.Second
+	return cmd, cancel
 }
