@@ -495,14 +495,20 @@ func truncated(t *testing.T, in string) {
 	t.Helper()
 	src := read(t, in)
 	errs := 0
-	// Cut at every line start and in the middle of every line.
+	// Cut at every line start, in the middle of every line and at its
+	// end. Under the race detector (which finds nothing in one goroutine
+	// and slows each parse tenfold) the line ends, one byte short of the
+	// next line start, are left to the runs without it.
 	var cuts []int
 	for _, ls := range lineStarts(src) {
 		le := bytes.IndexByte(src[ls:], '\n')
 		if le < 0 {
 			le = len(src) - ls
 		}
-		cuts = append(cuts, ls, ls+le/2, ls+le)
+		cuts = append(cuts, ls, ls+le/2)
+		if !raceEnabled {
+			cuts = append(cuts, ls+le)
+		}
 	}
 	for _, n := range cuts {
 		cut := src[:n]
