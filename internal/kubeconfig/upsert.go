@@ -39,9 +39,11 @@ type Exec struct {
 //
 // In a block-style file everything else stays byte for byte: new entries
 // are appended to their lists in the file's indentation style, replaced
-// entries are rewritten in place. A flow-style (JSON) file is written back
-// as JSON with its indentation. An empty src gives a new kubeconfig laid
-// out like the one `aws eks update-kubeconfig` writes.
+// entries are rewritten in place. A flow-style (JSON) file is written out
+// again as block YAML, every key and value kept in its order, as kubectl
+// and `aws eks update-kubeconfig` write a JSON kubeconfig they change. An
+// empty src gives a new kubeconfig laid out like the one the aws CLI
+// writes.
 func Upsert(src []byte, e Entry) ([]byte, error) {
 	out, _, err := UpsertOutcome(src, e)
 	return out, err
@@ -247,14 +249,9 @@ func (d *doc) upsertBlock(e Entry, ents []upsertList) ([]byte, error) {
 	root := d.Root
 	rootInd := root.Content[0].Column - 1
 	lk, lv := root.Content[len(root.Content)-2], root.Content[len(root.Content)-1]
-	rootEnd, err := d.End(lv, lk.Column-1)
+	rootEnd, err := d.ValueEnd(lk, lv)
 	if err != nil {
 		return nil, err
-	}
-	if yamledit.IsNull(lv) && lv.Value == "" {
-		if rootEnd, err = d.AfterColon(lk); err != nil {
-			return nil, err
-		}
 	}
 	rootEnd = d.EOL(rootEnd)
 	pad := func(n int) string { return strings.Repeat(" ", n) }
