@@ -180,13 +180,14 @@ func (d *doc) whole(e Entry, ents []upsertList) []byte {
 		root = plainCopy(d.Root)
 	}
 	for _, l := range ents {
-		switch k, seq := yamledit.MapGet(root, l.key); {
+		k, seq := yamledit.MapGet(root, l.key)
+		switch i := findEntry(seq, l.name); {
 		case k == nil:
-			root.Content = append(root.Content, yamledit.MapNode(l.key, "").Content[0], yamledit.SeqNode(l.node))
-		case seq.Kind != yaml.SequenceNode:
+			root.Content = append(root.Content, yamledit.MapNode(l.key, yamledit.SeqNode(l.node)).Content...)
+		case seq.Kind != yaml.SequenceNode: // null
 			*seq = *yamledit.SeqNode(l.node)
-		case findEntry(seq, l.name) >= 0:
-			seq.Content[findEntry(seq, l.name)] = l.node
+		case i >= 0:
+			seq.Content[i] = l.node
 		default:
 			seq.Content = append(seq.Content, l.node)
 		}
