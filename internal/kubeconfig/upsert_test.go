@@ -310,7 +310,8 @@ current-context: arn:aws:eks:us-west-2:123456789012:cluster/demo
 
 // A JSON (flow-style) kubeconfig is written back as block YAML, as
 // kubectl and the aws CLI write one they change: every key and value
-// stays, in its order, strings that only quotes keep strings ("true",
+// stays, in its order (aliases written out in full; comments of a
+// flow-style YAML file are lost, as with kubectl), strings that only quotes keep strings ("true",
 // "1", "", and the key "n", which YAML 1.1 reads as false) stay quoted,
 // and numbers and bools stay what they were.
 func TestUpsertJSONShapes(t *testing.T) {
@@ -325,6 +326,8 @@ func TestUpsertJSONShapes(t *testing.T) {
 			"clusters:\n" + cluster + "contexts:\n" + context + "current-context: c\nusers:\n- name: other\n  user: {}\n" + user},
 		{"scalars of every kind", `{"preferences": {"colors": true}, "apiVersion": "v1", "extensions": [{"name": "x", "extension": {"n": 1, "s": "1", "t": "true", "e": "", "z": null, "c": "a: b"}}], "users": [], "current-context": "c"}`,
 			"preferences:\n  colors: true\napiVersion: v1\nextensions:\n- name: x\n  extension:\n    \"n\": 1\n    s: \"1\"\n    t: \"true\"\n    e: \"\"\n    z: null\n    c: \"a: b\"\nusers:\n" + user + "current-context: c\nclusters:\n" + cluster + "contexts:\n" + context},
+		{"flow YAML with comments, an anchor and aliases", "# mine\n{apiVersion: v1, # the version\n prefs: &p {a: b}, other: *p, many: [*p, *p], kind: Config}\n",
+			"apiVersion: v1\nprefs:\n  a: b\nother:\n  a: b\nmany:\n- a: b\n- a: b\nkind: Config\nclusters:\n" + cluster + "contexts:\n" + context + "users:\n" + user + "current-context: c\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Upsert([]byte(tc.src), e)

@@ -133,6 +133,9 @@ func (em Emitter) Node(n *yaml.Node, ind int) string {
 		var b strings.Builder
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
+			for v.Kind == yaml.AliasNode {
+				v = v.Alias // written out in full: the emitter writes no anchors
+			}
 			if i > 0 {
 				b.WriteString(em.NL + pad(ind))
 			}
