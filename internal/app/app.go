@@ -17,7 +17,9 @@ import (
 
 	"github.com/ekstoken/ekstoken/internal/debuglog"
 	"github.com/ekstoken/ekstoken/internal/gettoken"
+	"github.com/ekstoken/ekstoken/internal/setup"
 	"github.com/ekstoken/ekstoken/internal/tokencache"
+	"github.com/ekstoken/ekstoken/internal/updatekubeconfig"
 	"github.com/spf13/cobra"
 )
 
@@ -41,6 +43,10 @@ type Env struct {
 	// GetToken runs the token use case; nil means gettoken.Run. Tests
 	// replace it to see what the command line parsed into.
 	GetToken func(context.Context, gettoken.Env, gettoken.Input) error
+	// Setup and UpdateKubeconfig run those use cases; nil means setup.Run
+	// and updatekubeconfig.Run. Tests replace them, as GetToken.
+	Setup            func(context.Context, setup.Env, setup.Input) error
+	UpdateKubeconfig func(context.Context, updatekubeconfig.Env, updatekubeconfig.Input) error
 }
 
 // Run executes one command line and returns the process exit code.

@@ -53,7 +53,10 @@ type FileCache struct {
 	ssoTokenFile func() string
 }
 
-type cachedCredentials struct {
+// CredentialsEntry is a credential cache entry as it is on disk (format
+// CredentialsFormat). `ekstoken status` and `clear` read it too, and show
+// everything but SecretAccessKey and SessionToken.
+type CredentialsEntry struct {
 	Format          string    `json:"format"`
 	Key             string    `json:"key"`
 	AccessKeyID     string    `json:"accessKeyId"`
@@ -95,7 +98,7 @@ func (f *FileCache) Wrap(inner aws.CredentialsProvider) aws.CredentialsProvider 
 			return c, err
 		}
 		if c.CanExpire && f.Now().Before(c.Expires.Add(-f.Window)) {
-			e := cachedCredentials{
+			e := CredentialsEntry{
 				Format: CredentialsFormat, Key: f.Key, AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
 				SessionToken: c.SessionToken, Expires: c.Expires.UTC(), Source: c.Source,
 				Profile: f.Profile, RoleARN: f.RoleARN,
@@ -112,7 +115,7 @@ func (f *FileCache) Wrap(inner aws.CredentialsProvider) aws.CredentialsProvider 
 }
 
 func (f *FileCache) read() (aws.Credentials, bool) {
-	var e cachedCredentials
+	var e CredentialsEntry
 	if err := f.Store.Read(f.Name, &e); err != nil {
 		f.Log.Debug("credential cache miss", "reason", err)
 		return aws.Credentials{}, false

@@ -109,15 +109,9 @@ func describe(s cache.Store, name, format string, now time.Time) Item {
 		it.AccessKeyID, it.Source = e.AccessKeyID, e.CredentialSource
 		it.Expires, it.CappedByCredentials = life.ServeUntil(tokencache.DefaultMargin), life.CappedByCredentials
 	case awsauth.CredentialsFormat:
-		// Only the fields named here are decoded: the secret key and the
-		// session token are never kept, nor printed.
-		var m struct {
-			AccessKeyID string    `json:"accessKeyId"`
-			Expires     time.Time `json:"expires"`
-			Source      string    `json:"source"`
-			Profile     string    `json:"profile"`
-			RoleARN     string    `json:"roleArn"`
-		}
+		// The secret key and the session token are read with the rest but
+		// never copied into the Item: they are neither kept nor printed.
+		var m awsauth.CredentialsEntry
 		if err := s.Read(name, &m); err != nil {
 			it.Kind, it.Error = KindUnreadable, err.Error()
 			return it

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ekstoken/ekstoken/internal/tokencache"
 	"github.com/ekstoken/ekstoken/internal/yamledit"
 	"gopkg.in/yaml.v3"
 )
@@ -218,21 +219,10 @@ type target struct {
 }
 
 func (t *target) args() []string {
-	a := []string{"token"}
-	if t.clusterID != "" {
-		a = append(a, "--cluster-id", t.clusterID)
-	} else {
-		a = append(a, "--cluster-name", t.clusterName)
-	}
-	for _, f := range [][2]string{
-		{"--region", t.region}, {"--profile", t.profile}, {"--role-arn", t.roleARN},
-		{"--external-id", t.externalID}, {"--session-name", t.sessionName},
-	} {
-		if f[1] != "" {
-			a = append(a, f[0], f[1])
-		}
-	}
-	return a
+	return TokenArgs(tokencache.Request{
+		ClusterName: t.clusterName, ClusterID: t.clusterID, Region: t.region, Profile: t.profile,
+		RoleARN: t.roleARN, ExternalID: t.externalID, SessionName: t.sessionName,
+	})
 }
 
 // plannedExec is the rewrite of one exec mapping.

@@ -1,4 +1,4 @@
-package app
+package kubectllookup
 
 import (
 	"errors"
@@ -7,12 +7,11 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
 
-// execCommand writes the bare name only when kubectl's PATH lookup would
+// Command writes the bare name only when kubectl's PATH lookup would
 // find this very binary, and otherwise the path PATH gives for it (never
 // the symlink-resolved one), saying why on one line.
 func TestExecCommand(t *testing.T) {
@@ -81,40 +80,40 @@ func TestExecCommand(t *testing.T) {
 		{name: "forced path", path: path(brew), forced: "/usr/local/bin/ekstoken", want: "/usr/local/bin/ekstoken"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			env := &Env{
+			env := Self{
 				Getenv:     func(k string) string { return map[string]string{"PATH": tc.path}[k] },
 				Executable: func() (string, error) { return self, nil },
 			}
-			got, err := execCommand(env, tc.forced, tc.absolute)
+			got, err := Command(env, tc.forced, tc.absolute)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.command != tc.want {
-				t.Errorf("command %q, want %q", got.command, tc.want)
+			if got.Command != tc.want {
+				t.Errorf("command %q, want %q", got.Command, tc.want)
 			}
 			switch {
-			case tc.note == "" && got.note != "":
-				t.Errorf("unexpected note %q", got.note)
-			case tc.note != "" && !strings.Contains(got.note, tc.note):
-				t.Errorf("note %q, want it to contain %q", got.note, tc.note)
-			case tc.note != "" && (strings.Contains(got.note, "\n") || !strings.Contains(got.note, got.command) || !strings.Contains(got.note, "PATH")):
-				t.Errorf("note %q: want one line naming the path written and how to get the bare name", got.note)
+			case tc.note == "" && got.Note != "":
+				t.Errorf("unexpected note %q", got.Note)
+			case tc.note != "" && !strings.Contains(got.Note, tc.note):
+				t.Errorf("note %q, want it to contain %q", got.Note, tc.note)
+			case tc.note != "" && (strings.Contains(got.Note, "\n") || !strings.Contains(got.Note, got.Command) || !strings.Contains(got.Note, "PATH")):
+				t.Errorf("note %q: want one line naming the path written and how to get the bare name", got.Note)
 			}
 		})
 	}
 
 	// A binary that cannot say where it is: the bare name only when PATH
 	// has one, else an error that says what to pass.
-	unknown := &Env{
+	unknown := Self{
 		Getenv:     func(k string) string { return map[string]string{"PATH": brew}[k] },
 		Executable: func() (string, error) { return "", errors.New("no /proc") },
 	}
-	if got, err := execCommand(unknown, "", false); err != nil || got.command != "ekstoken" {
+	if got, err := Command(unknown, "", false); err != nil || got.Command != "ekstoken" {
 		t.Errorf("unknown executable, ekstoken on PATH: %+v, %v", got, err)
 	}
 	unknown.Getenv = func(string) string { return "" }
 	for _, abs := range []bool{false, true} {
-		if _, err := execCommand(unknown, "", abs); err == nil || !strings.Contains(err.Error(), "--command") {
+		if _, err := Command(unknown, "", abs); err == nil || !strings.Contains(err.Error(), "--command") {
 			t.Errorf("unknown executable, absolute=%v: %v, want an error naming --command", abs, err)
 		}
 	}
@@ -136,13 +135,13 @@ func TestExecCommandRefusesGoRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, abs := range []bool{false, true} {
-		env := &Env{Getenv: func(string) string { return "" }, Executable: func() (string, error) { return self, nil }}
-		if got, err := execCommand(env, "", abs); err == nil || !strings.Contains(err.Error(), "go install") {
+		env := Self{Getenv: func(string) string { return "" }, Executable: func() (string, error) { return self, nil }}
+		if got, err := Command(env, "", abs); err == nil || !strings.Contains(err.Error(), "go install") {
 			t.Errorf("absolute=%v: %+v, %v; want an error saying to install it", abs, got, err)
 		}
 	}
-	env := &Env{Getenv: func(k string) string { return map[string]string{"PATH": tmp}[k] }, Executable: func() (string, error) { return self, nil }}
-	if got, err := execCommand(env, "", false); err != nil || got.command != "ekstoken" {
+	env := Self{Getenv: func(k string) string { return map[string]string{"PATH": tmp}[k] }, Executable: func() (string, error) { return self, nil }}
+	if got, err := Command(env, "", false); err != nil || got.Command != "ekstoken" {
 		t.Errorf("go run binary on PATH: %+v, %v", got, err)
 	}
 }
@@ -156,62 +155,48 @@ func mustGetwd(t *testing.T) string {
 	return wd
 }
 
-// setup and update-kubeconfig refuse --command together with --absolute.
-func TestCommandFlagConflicts(t *testing.T) {
-	for _, args := range [][]string{
-		{"setup", "--command", "ekstoken", "--absolute"},
-		{"update-kubeconfig", "--name", "x", "--command", "/bin/ekstoken", "--absolute"},
-		{"setup", "--undo", "--command", "ekstoken"},
+// CheckFlags refuses both flags at once and a --command with space
+// around it, which kubectl would look up as written.
+func TestCheckFlags(t *testing.T) {
+	for _, tc := range []struct {
+		command  string
+		absolute bool
+		ok       bool
+	}{
+		{"", false, true}, {"", true, true}, {"ekstoken", false, true}, {"/usr/local/bin/ekstoken", false, true},
+		{"ekstoken", true, false}, {" ekstoken", false, false}, {"ekstoken\t", false, false}, {"/bin/ekstoken\n", false, false},
 	} {
-		out, errOut, code := run(t, args...)
-		if code == 0 || out != "" || !strings.Contains(errOut, "--help") {
-			t.Errorf("%q: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+		if err := CheckFlags(tc.command, tc.absolute); (err == nil) != tc.ok {
+			t.Errorf("CheckFlags(%q, %v) = %v, want ok=%v", tc.command, tc.absolute, err, tc.ok)
 		}
-	}
-	got := []string{}
-	for _, s := range []string{"ekstoken", " ekstoken"} {
-		if err := checkCommandFlags(s, false); err != nil {
-			got = append(got, s)
-		}
-	}
-	if diff := cmp.Diff([]string{" ekstoken"}, got); diff != "" {
-		t.Errorf("refused --command values (-want +got):\n%s", diff)
 	}
 }
 
-// A user that an earlier setup pointed at the bare name, on a machine
-// where kubectl will not find it, is named with what to do; a user that
-// runs ekstoken by its path is left alone quietly.
-func TestSetupNamesBareUsersKubectlCannotRun(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("exec bits")
-	}
-	dir := t.TempDir()
-	self := filepath.Join(dir, "bin", "ekstoken")
-	if err := os.MkdirAll(filepath.Dir(self), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(self, []byte("x"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	kc := filepath.Join(dir, "config")
-	user := func(name, command string) string {
-		return "- name: " + name + "\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: " + command + "\n      args: [token, --cluster-name, c, --region, eu-west-1]\n"
-	}
-	src := "apiVersion: v1\nusers:\n" + user("bare", "ekstoken") + user("abs", "/usr/local/bin/ekstoken")
-	if err := os.WriteFile(kc, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for _, path := range []string{"", filepath.Dir(self)} {
-		var out, errb strings.Builder
-		code := Run(t.Context(), Env{
-			Args: []string{"setup", "--kubeconfig", kc}, Getenv: func(k string) string { return map[string]string{"PATH": path}[k] },
-			Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Now: time.Now, Home: dir,
-			Executable: func() (string, error) { return self, nil },
+// Kubeconfigs reads as kubectl does: the flag alone, else each file of
+// KUBECONFIG once in order (empty entries dropped), else ~/.kube/config.
+func TestKubeconfigs(t *testing.T) {
+	sep := string(os.PathListSeparator)
+	home := filepath.Join("home", "me")
+	for _, tc := range []struct {
+		name, flag, kubeconfig, home string
+		want                         []string
+		err                          bool
+	}{
+		{name: "flag beats KUBECONFIG", flag: "x", kubeconfig: "a" + sep + "b", home: home, want: []string{"x"}},
+		{name: "list", kubeconfig: "a" + sep + sep + "b" + sep + "a" + sep + "c", home: home, want: []string{"a", "b", "c"}},
+		{name: "empty list", kubeconfig: sep, home: home, want: []string{filepath.Join(home, ".kube", "config")}},
+		{name: "default", home: home, want: []string{filepath.Join(home, ".kube", "config")}},
+		{name: "no home", err: true},
+		{name: "no home, flag", flag: "x", want: []string{"x"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Kubeconfigs(tc.flag, func(k string) string { return map[string]string{"KUBECONFIG": tc.kubeconfig}[k] }, tc.home)
+			if (err != nil) != tc.err {
+				t.Fatalf("error %v, want error=%v", err, tc.err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("files (-want +got):\n%s", diff)
+			}
 		})
-		warned := strings.Contains(errb.String(), `"bare" alone: already runs ekstoken, but`) && strings.Contains(errb.String(), "command to "+self)
-		if code != 0 || warned != (path == "") || strings.Contains(errb.String(), `"abs" alone: already runs ekstoken, but`) {
-			t.Errorf("PATH %q: exit %d, stderr:\n%s", path, code, errb.String())
-		}
 	}
 }

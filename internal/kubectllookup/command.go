@@ -1,4 +1,8 @@
-package app
+// Package kubectllookup finds what kubectl will find: the kubeconfig files
+// it reads (--kubeconfig, KUBECONFIG, ~/.kube/config) and the command its
+// PATH lookup runs, so that setup and update-kubeconfig write users that
+// kubectl can start.
+package kubectllookup
 
 import (
 	"errors"
@@ -6,24 +10,31 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
-
-	"github.com/spf13/pflag"
 )
 
-// binaryName is what kubeconfigs run when ekstoken is on PATH.
-const binaryName = "ekstoken"
+// BinaryName is what kubeconfigs run when ekstoken is on PATH.
+const BinaryName = "ekstoken"
 
-// commandChoice is what setup and update-kubeconfig write as the exec
-// command, and why.
-type commandChoice struct {
-	command string
-	// note, when set, is one line for stderr: why the command is not the
+// Choice is what setup and update-kubeconfig write as the exec command,
+// and why.
+type Choice struct {
+	Command string
+	// Note, when set, is one line for stderr: why the command is not the
 	// bare name, and how to get it.
-	note string
+	Note string
 }
 
-// execCommand decides the command a kubeconfig user runs so that kubectl
+// Self is what Command needs from the machine: the environment whose PATH
+// kubectl will search (PATH, PATHEXT) and the path of the running binary
+// (os.Executable; nil when unknown).
+type Self struct {
+	Getenv     func(string) string
+	Executable func() (string, error)
+}
+
+// Command decides the command a kubeconfig user runs so that kubectl
 // can start it. kubectl looks the command up in its PATH (exec.LookPath),
 // so the bare name is written only when that lookup, in the PATH of the
 // environment setup runs in, finds this very binary. Otherwise the
@@ -35,9 +46,9 @@ type commandChoice struct {
 // some systems that is the symlink-resolved file (a Homebrew Cellar or nix
 // store path), which disappears on the next upgrade. Symlinks are never
 // resolved here for the same reason.
-func execCommand(env *Env, forced string, absolute bool) (commandChoice, error) {
+func Command(env Self, forced string, absolute bool) (Choice, error) {
 	if forced != "" {
-		return commandChoice{command: forced}, nil
+		return Choice{Command: forced}, nil
 	}
 	var self string
 	var selfInfo os.FileInfo
@@ -49,7 +60,7 @@ func execCommand(env *Env, forced string, absolute bool) (commandChoice, error) 
 		}
 	}
 	path, pathext := env.Getenv("PATH"), env.Getenv("PATHEXT")
-	found := lookPath(binaryName, path, pathext)
+	found := lookPath(BinaryName, path, pathext)
 	isSelf := func(p string) bool {
 		if selfInfo == nil {
 			return false
@@ -59,23 +70,23 @@ func execCommand(env *Env, forced string, absolute bool) (commandChoice, error) 
 	}
 	if selfInfo == nil {
 		if absolute {
-			return commandChoice{}, errors.New("--absolute: the path of this binary is unknown; pass --command /path/to/ekstoken")
+			return Choice{}, errors.New("--absolute: the path of this binary is unknown; pass --command /path/to/ekstoken")
 		}
 		if found == "" {
-			return commandChoice{}, errors.New("cannot tell where this ekstoken binary is, and `ekstoken` is not on PATH: pass --command /path/to/ekstoken")
+			return Choice{}, errors.New("cannot tell where this ekstoken binary is, and `ekstoken` is not on PATH: pass --command /path/to/ekstoken")
 		}
-		return commandChoice{command: binaryName}, nil
+		return Choice{Command: BinaryName}, nil
 	}
 	if found != "" && isSelf(found) {
 		if absolute {
-			return commandChoice{command: found}, nil
+			return Choice{Command: found}, nil
 		}
-		return commandChoice{command: binaryName}, nil
+		return Choice{Command: BinaryName}, nil
 	}
 	// The PATH entry that is this binary, even behind another ekstoken,
 	// is still the path a person recognises and that survives upgrades.
 	abs := self
-	for _, c := range lookPathAll(binaryName, path, pathext) {
+	for _, c := range lookPathAll(BinaryName, path, pathext) {
 		if isSelf(c) {
 			abs = c
 			break
@@ -84,16 +95,16 @@ func execCommand(env *Env, forced string, absolute bool) (commandChoice, error) 
 	if abs == self && goRunBinary(self) {
 		// `go run` deletes its binary on exit: a kubeconfig naming it
 		// would break as soon as setup returns.
-		return commandChoice{}, fmt.Errorf("this ekstoken runs from `go run`'s temporary directory (%s), which is gone when it exits: install it with `go install ./cmd/ekstoken` and run that, or pass --command", filepath.Dir(self))
+		return Choice{}, fmt.Errorf("this ekstoken runs from `go run`'s temporary directory (%s), which is gone when it exits: install it with `go install ./cmd/ekstoken` and run that, or pass --command", filepath.Dir(self))
 	}
 	if absolute {
-		return commandChoice{command: abs}, nil
+		return Choice{Command: abs}, nil
 	}
 	why := "`ekstoken` is not on PATH, so kubectl could not run it"
 	if found != "" {
 		why = fmt.Sprintf("`ekstoken` on PATH is %s, not this binary, so kubectl would run that one", found)
 	}
-	return commandChoice{command: abs, note: fmt.Sprintf(
+	return Choice{Command: abs, Note: fmt.Sprintf(
 		"%s: writing the full path %s. Put %s first on PATH and run again (or pass --command ekstoken) to write the bare name.",
 		why, abs, filepath.Dir(abs))}, nil
 }
@@ -169,14 +180,9 @@ func executable(p string) bool {
 	return runtime.GOOS == "windows" || st.Mode().Perm()&0o111 != 0
 }
 
-// addCommandFlags adds --absolute and --command, which setup and
-// update-kubeconfig share.
-func addCommandFlags(f *pflag.FlagSet, absolute *bool, command *string) {
-	f.BoolVar(absolute, "absolute", false, "write the full path of this ekstoken binary as the command (as PATH names it), even when ekstoken is on PATH")
-	f.StringVar(command, "command", "", "write exactly this as the command (default: ekstoken when kubectl would find this binary on PATH, else its full path)")
-}
-
-func checkCommandFlags(command string, absolute bool) error {
+// CheckFlags refuses --command and --absolute together, and a --command
+// that kubectl would not find as written.
+func CheckFlags(command string, absolute bool) error {
 	switch {
 	case command != "" && absolute:
 		return errors.New("--command and --absolute both choose the command: give one")
@@ -184,4 +190,25 @@ func checkCommandFlags(command string, absolute bool) error {
 		return fmt.Errorf("--command %q has leading or trailing space", command)
 	}
 	return nil
+}
+
+// Kubeconfigs lists the files kubectl would read: the flag, else the
+// KUBECONFIG list (each file once, in order), else ~/.kube/config.
+func Kubeconfigs(flag string, getenv func(string) string, home string) ([]string, error) {
+	if flag != "" {
+		return []string{flag}, nil
+	}
+	var files []string
+	for _, f := range filepath.SplitList(getenv("KUBECONFIG")) {
+		if f != "" && !slices.Contains(files, f) {
+			files = append(files, f)
+		}
+	}
+	if len(files) > 0 {
+		return files, nil
+	}
+	if home == "" {
+		return nil, errors.New("no home directory: pass --kubeconfig")
+	}
+	return []string{filepath.Join(home, ".kube", "config")}, nil
 }

@@ -1,4 +1,4 @@
-package app
+package updatekubeconfig
 
 import (
 	"bytes"
@@ -23,6 +23,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/ekstoken/ekstoken/internal/awsauth"
 	"github.com/google/go-cmp/cmp"
 	"gopkg.in/yaml.v3"
 )
@@ -92,31 +95,27 @@ func goodCluster(t *testing.T, name string) map[string]any {
 		"certificateAuthority": map[string]any{"data": base64.StdEncoding.EncodeToString(caPEM(t))}}
 }
 
-// runUpdate runs `ekstoken update-kubeconfig args... --kubeconfig kc`
-// against the fake API at url with keys in the environment.
-func runUpdate(t *testing.T, url, kc string, args ...string) (stdout, stderr string, code int) {
+// runUpdate runs update-kubeconfig for in, writing kc, against the fake
+// API at url with fixed keys, and checks what it asked of awsauth.
+func runUpdate(t *testing.T, url, kc string, in Input) (stdout, stderr string, err error) {
 	t.Helper()
-	env := map[string]string{
-		"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": "eu-west-1",
-		"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": filepath.Join(t.TempDir(), "none"),
-		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(t.TempDir(), "none"),
-	}
-	// The SDK reads credentials from the process environment.
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
-	for _, k := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
-		"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EKS"} {
-		t.Setenv(k, "")
-	}
+	in.Endpoint, in.Kubeconfig, in.Command, in.Region = url, kc, "ekstoken", "eu-west-1"
 	var out, errb bytes.Buffer
-	code = Run(context.Background(), Env{
-		Args:   append([]string{"update-kubeconfig", "--endpoint-url", url, "--kubeconfig", kc, "--command", "ekstoken", "--region", "eu-west-1"}, args...),
-		Getenv: func(k string) string { return env[k] },
+	err = Run(t.Context(), Env{
+		Getenv: func(string) string { return "" },
 		Stdin:  strings.NewReader(""), Stdout: &out, Stderr: &errb,
-		Now: time.Now, Home: t.TempDir(), Version: "test",
-	})
-	return out.String(), errb.String(), code
+		Now: time.Now, Home: t.TempDir(),
+		Resolve: func(_ context.Context, o awsauth.Options) (awsauth.Result, error) {
+			if o.Region != in.Region || o.Profile != in.Profile || o.RoleARN != in.RoleARN {
+				t.Errorf("resolved credentials for %+v, want region %q, profile %q, role %q", o, in.Region, in.Profile, in.RoleARN)
+			}
+			return awsauth.Result{Config: aws.Config{
+				Region:      o.Region,
+				Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
+			}}, nil
+		},
+	}, in)
+	return out.String(), errb.String(), err
 }
 
 // A broken or hostile EKS API never gets into the kubeconfig: certificate
@@ -149,16 +148,20 @@ func TestUpdateKubeconfigRefusesBadAPI(t *testing.T) {
 				if err := os.WriteFile(kc, []byte(existing), 0o600); err != nil {
 					t.Fatal(err)
 				}
-				args := []string{"--name", "b"}
+				in := Input{Name: "b", SetCurrent: true}
 				if all {
-					args = []string{"--all"}
+					in = Input{All: true}
 				}
-				out, errOut, code := runUpdate(t, url, kc, args...)
-				if code == 0 || out != "" || !strings.Contains(errOut, tc.want) || !strings.Contains(errOut, `"b"`) {
-					t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant an error naming cluster \"b\" and %q", code, out, errOut, tc.want)
+				out, errOut, err := runUpdate(t, url, kc, in)
+				if err == nil || out != "" || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), `"b"`) {
+					t.Errorf("error %v, stdout %q, stderr:\n%s\nwant an error naming cluster \"b\" and %q", err, out, errOut, tc.want)
 				}
 				if got, _ := os.ReadFile(kc); string(got) != existing {
 					t.Errorf("the kubeconfig changed:\n%s", got)
+				}
+				// Nothing is said to have been added when nothing is written.
+				if strings.Contains(errOut, "Added new context") || strings.Contains(errOut, "Updated context") {
+					t.Errorf("stderr claims a change that was not written:\n%s", errOut)
 				}
 			})
 		}
@@ -177,19 +180,18 @@ func TestUpdateKubeconfigRefusesBadAPI(t *testing.T) {
 			url := f.start(t)
 			kc := filepath.Join(t.TempDir(), "config")
 			done := make(chan struct{})
-			var errOut string
-			var code int
+			var err error
 			go func() {
 				defer close(done)
-				_, errOut, code = runUpdate(t, url, kc, "--all") // t.Setenv: the test's goroutine waits
+				_, _, err = runUpdate(t, url, kc, Input{All: true})
 			}()
 			select {
 			case <-done:
 			case <-time.After(time.Minute):
 				t.Fatal("update-kubeconfig --all is still paging after a minute")
 			}
-			if code == 0 || !strings.Contains(errOut, tc.want) {
-				t.Errorf("exit %d, stderr:\n%s\nwant %q", code, errOut, tc.want)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want %q", err, tc.want)
 			}
 			if _, err := os.Stat(kc); err == nil {
 				t.Errorf("a kubeconfig was written")
@@ -267,47 +269,47 @@ users:
 		return s
 	}
 	for _, step := range []struct {
-		args  []string
+		in    Input
 		lines []string // starts of stderr lines that must be there
 		want  state
 	}{
 		{
-			args:  []string{"--all"},
+			in:    Input{All: true},
 			lines: []string{"Added new context " + clusterARN("a") + " to " + kc, "Updated context " + clusterARN("b") + " in " + kc, "Added new context " + clusterARN("c") + " to " + kc, "current-context stays other"},
 			want:  state{Current: "other", Modes: map[string]string{"other": "", "a": "", "b": "Never", "c": ""}},
 		},
 		{
-			args:  []string{"--all"},
+			in:    Input{All: true},
 			lines: []string{"Context " + clusterARN("a") + " in " + kc + " is up to date", "Context " + clusterARN("b") + " in " + kc + " is up to date"},
 			want:  state{Current: "other", Modes: map[string]string{"other": "", "a": "", "b": "Never", "c": ""}},
 		},
 		{
-			args:  []string{"--name", "a", "--set-current=false"},
+			in:    Input{Name: "a"},
 			lines: []string{"Context " + clusterARN("a") + " in " + kc + " is up to date", "current-context stays other"},
 			want:  state{Current: "other", Modes: map[string]string{"other": "", "a": "", "b": "Never", "c": ""}},
 		},
 		{
-			args:  []string{"--name", "b"},
+			in:    Input{Name: "b", SetCurrent: true},
 			lines: []string{"Updated context " + clusterARN("b") + " in " + kc},
 			want:  state{Current: clusterARN("b"), Modes: map[string]string{"other": "", "a": "", "b": "Never", "c": ""}},
 		},
 		{
-			args:  []string{"--all", "--set-current"},
+			in:    Input{All: true, SetCurrent: true},
 			lines: []string{"Updated context " + clusterARN("c") + " in " + kc},
 			want:  state{Current: clusterARN("c"), Modes: map[string]string{"other": "", "a": "", "b": "Never", "c": ""}},
 		},
 	} {
-		_, errOut, code := runUpdate(t, url, kc, step.args...)
-		if code != 0 {
-			t.Fatalf("%q: exit %d\n%s", step.args, code, errOut)
+		_, errOut, err := runUpdate(t, url, kc, step.in)
+		if err != nil {
+			t.Fatalf("%+v: %v\n%s", step.in, err, errOut)
 		}
 		for _, l := range step.lines {
 			if !slices.ContainsFunc(strings.Split(errOut, "\n"), func(s string) bool { return strings.HasPrefix(s, l) }) {
-				t.Errorf("%q: no line of stderr starts with %q:\n%s", step.args, l, errOut)
+				t.Errorf("%+v: no line of stderr starts with %q:\n%s", step.in, l, errOut)
 			}
 		}
 		if diff := cmp.Diff(step.want, read()); diff != "" {
-			t.Errorf("%q: kubeconfig (-want +got):\n%s", step.args, diff)
+			t.Errorf("%+v: kubeconfig (-want +got):\n%s", step.in, diff)
 		}
 	}
 }
