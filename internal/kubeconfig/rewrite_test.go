@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ekstoken/ekstoken/internal/yamledit"
 	"github.com/google/go-cmp/cmp"
 	"gopkg.in/yaml.v3"
 )
@@ -201,13 +202,14 @@ func TestRewriteKeepsTheRest(t *testing.T) {
 	}
 	// Every line of src that is not in a rewritten block is still there,
 	// in order.
-	for _, op := range diffLines(splitLines(string(src)), splitLines(string(out))) {
-		if op.kind != '-' {
+	for _, line := range strings.Split(Diff("config", src, out), "\n")[2:] { // after --- and +++
+		removed, ok := strings.CutPrefix(line, "-")
+		if !ok {
 			continue
 		}
-		l := strings.TrimSpace(op.text)
+		l := strings.TrimSpace(removed)
 		if !strings.Contains(l, "aws") && !strings.HasPrefix(l, "- ") && !strings.HasPrefix(l, "args:") {
-			t.Errorf("unexpected removed line %q", op.text)
+			t.Errorf("unexpected removed line %q", removed)
 		}
 	}
 }
@@ -321,15 +323,15 @@ func TestRewriteArgForms(t *testing.T) {
 	} {
 		name := tc.command + " " + strings.Join(tc.args, " ")
 		t.Run(name, func(t *testing.T) {
-			ex := mapNode("apiVersion", APIVersionV1Beta1, "command", tc.command)
+			ex := yamledit.MapNode("apiVersion", APIVersionV1Beta1, "command", tc.command)
 			if tc.args != nil {
-				ex.Content = append(ex.Content, toNode("args"), toNode(tc.args))
+				ex.Content = append(ex.Content, yamledit.MapNode("args", tc.args).Content...)
 			}
 			if tc.env != "" {
 				k, v, _ := strings.Cut(tc.env, "=")
-				ex.Content = append(ex.Content, toNode("env"), seqNode(mapNode("name", k, "value", v)))
+				ex.Content = append(ex.Content, yamledit.MapNode("env", yamledit.SeqNode(yamledit.MapNode("name", k, "value", v))).Content...)
 			}
-			src := []byte((emitter{layout: layout{mapStep: 2}, nl: "\n"}).node(mapNode("users", seqNode(mapNode("name", "u", "user", mapNode("exec", ex)))), 0) + "\n")
+			src := []byte((yamledit.Emitter{Layout: yamledit.Layout{MapStep: 2}, NL: "\n"}).Node(yamledit.MapNode("users", yamledit.SeqNode(yamledit.MapNode("name", "u", "user", yamledit.MapNode("exec", ex)))), 0) + "\n")
 			out, changes, err := Rewrite(src, RewriteOptions{Command: "ekstoken"})
 			if err != nil {
 				t.Fatalf("%v\n%s", err, src)
@@ -474,12 +476,13 @@ func TestTruncated(t *testing.T) {
 		errs := 0
 		// Cut at every line start and in the middle of every line.
 		var cuts []int
-		for _, ls := range lineStarts(src) {
+		for ls := 0; ls <= len(src); {
 			le := bytes.IndexByte(src[ls:], '\n')
 			if le < 0 {
 				le = len(src) - ls
 			}
 			cuts = append(cuts, ls, ls+le/2, ls+le)
+			ls += le + 1
 		}
 		for _, n := range cuts {
 			cut := src[:n]
