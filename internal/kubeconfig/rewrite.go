@@ -215,7 +215,10 @@ type target struct {
 	profile, roleARN               string
 	externalID, sessionName        string
 	envProfile, envRegion          string // from the exec entry's env
-	notes                          []string
+	// globalSTS: without a region, the command signs with the global STS
+	// endpoint (aws-iam-authenticator does; the aws CLI refuses).
+	globalSTS bool
+	notes     []string
 }
 
 func (t *target) args() []string {
@@ -366,6 +369,14 @@ func (d *doc) planExec(ex *yaml.Node, opts RewriteOptions, endpointRegion string
 		// own is the right one (docs/token.md#regional-and-global).
 		t.region = endpointRegion
 		t.notes = append(t.notes, "region "+endpointRegion+" taken from the cluster's EKS endpoint")
+	}
+	if t.region == "" && t.envRegion == "" && t.globalSTS {
+		// Nothing names a region, and the cluster's endpoint does not
+		// either: sign as the old command did, with the global STS
+		// endpoint, which EKS accepts for every commercial region. A
+		// user that kubectl could not run is never written.
+		t.region = "aws-global"
+		t.notes = append(t.notes, "region aws-global: "+t.from+" signed with the global STS endpoint, and so does ekstoken")
 	}
 	p.from = t.from
 	p.notes = t.notes
@@ -521,7 +532,7 @@ func parseAWS(args []string) (*target, string) {
 
 // parseAuthenticator reads `aws-iam-authenticator token -i CLUSTER ...`.
 func parseAuthenticator(args []string, env []EnvVar) (*target, string) {
-	t := &target{from: "aws-iam-authenticator token"}
+	t := &target{from: "aws-iam-authenticator token", globalSTS: true}
 	var pos []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]

@@ -305,10 +305,13 @@ func TestRewriteArgForms(t *testing.T) {
 		{"aws", []string{"eks", "get-token", "--cluster-name", "c", "--output", "yaml"}, "", nil},
 		{"aws", []string{"eks", "get-token", "--cluster-name"}, "", nil},
 		{"aws", []string{"eks", "get-token", "--cluster-name", "c", "--no-verify-ssl"}, "", nil},
-		{"aws-iam-authenticator", []string{"token", "-i", "c"}, "", []string{"token", "--cluster-name", "c"}},
+		// Without a region anywhere, aws-iam-authenticator signs with the
+		// global STS endpoint: so does the rewrite, never a user that fails.
+		{"aws-iam-authenticator", []string{"token", "-i", "c"}, "", []string{"token", "--cluster-name", "c", "--region", "aws-global"}},
 		{"aws-iam-authenticator", []string{"token", "--cluster-id=c", "--role", "arn:r", "--region", "r", "-e", "ext", "-s", "sess", "--cache"}, "", []string{"token", "--cluster-name", "c", "--region", "r", "--role-arn", "arn:r", "--external-id", "ext", "--session-name", "sess"}},
-		{"/usr/bin/aws-iam-authenticator", []string{"-i", "c", "token", "-r", "arn:r"}, "", []string{"token", "--cluster-name", "c", "--role-arn", "arn:r"}},
-		{"aws-iam-authenticator", []string{"token", "-i", "c"}, "DEFAULT_ROLE=arn:d", []string{"token", "--cluster-name", "c", "--role-arn", "arn:d"}},
+		{"/usr/bin/aws-iam-authenticator", []string{"-i", "c", "token", "-r", "arn:r"}, "", []string{"token", "--cluster-name", "c", "--region", "aws-global", "--role-arn", "arn:r"}},
+		{"aws-iam-authenticator", []string{"token", "-i", "c"}, "DEFAULT_ROLE=arn:d", []string{"token", "--cluster-name", "c", "--region", "aws-global", "--role-arn", "arn:d"}},
+		{"aws-iam-authenticator", []string{"token", "-i", "c"}, "AWS_REGION=eu-west-1", []string{"token", "--cluster-name", "c"}},
 		{"aws-iam-authenticator", []string{"token", "-i", "c", "--forward-session-name"}, "", nil},
 		{"aws-iam-authenticator", []string{"token", "-i", "c", "--token-only"}, "", nil},
 		{"aws-iam-authenticator", []string{"verify", "-i", "c"}, "", nil},
