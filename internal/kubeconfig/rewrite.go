@@ -40,6 +40,12 @@ type RewriteOptions struct {
 	// whose profile does is switched to IfAvailable, since kubectl would
 	// otherwise never let the prompt through. May be nil.
 	ProfileNeedsMFA func(profile string) bool
+	// RegionKnown reports whether a region will be found at run time for
+	// an AWS profile ("" is the default one): AWS_REGION,
+	// AWS_DEFAULT_REGION or the profile's region. A user whose old command
+	// needed none (aws-iam-authenticator signs with the global STS
+	// endpoint) gets --region aws-global when none will. May be nil.
+	RegionKnown func(profile string) bool
 	// Skipped, if set, is told about every selected user Rewrite leaves
 	// alone and why (not an exec user, already ekstoken, an option ekstoken
 	// has no equivalent for...).
@@ -370,7 +376,11 @@ func (d *doc) planExec(ex *yaml.Node, opts RewriteOptions, endpointRegion string
 		t.region = endpointRegion
 		t.notes = append(t.notes, "region "+endpointRegion+" taken from the cluster's EKS endpoint")
 	}
-	if t.region == "" && t.envRegion == "" && t.globalSTS {
+	profileName := t.profile
+	if profileName == "" {
+		profileName = t.envProfile
+	}
+	if t.region == "" && t.envRegion == "" && t.globalSTS && opts.RegionKnown != nil && !opts.RegionKnown(profileName) {
 		// Nothing names a region, and the cluster's endpoint does not
 		// either: sign as the old command did, with the global STS
 		// endpoint, which EKS accepts for every commercial region. A

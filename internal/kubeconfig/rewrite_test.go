@@ -305,13 +305,10 @@ func TestRewriteArgForms(t *testing.T) {
 		{"aws", []string{"eks", "get-token", "--cluster-name", "c", "--output", "yaml"}, "", nil},
 		{"aws", []string{"eks", "get-token", "--cluster-name"}, "", nil},
 		{"aws", []string{"eks", "get-token", "--cluster-name", "c", "--no-verify-ssl"}, "", nil},
-		// Without a region anywhere, aws-iam-authenticator signs with the
-		// global STS endpoint: so does the rewrite, never a user that fails.
-		{"aws-iam-authenticator", []string{"token", "-i", "c"}, "", []string{"token", "--cluster-name", "c", "--region", "aws-global"}},
+		{"aws-iam-authenticator", []string{"token", "-i", "c"}, "", []string{"token", "--cluster-name", "c"}},
 		{"aws-iam-authenticator", []string{"token", "--cluster-id=c", "--role", "arn:r", "--region", "r", "-e", "ext", "-s", "sess", "--cache"}, "", []string{"token", "--cluster-name", "c", "--region", "r", "--role-arn", "arn:r", "--external-id", "ext", "--session-name", "sess"}},
-		{"/usr/bin/aws-iam-authenticator", []string{"-i", "c", "token", "-r", "arn:r"}, "", []string{"token", "--cluster-name", "c", "--region", "aws-global", "--role-arn", "arn:r"}},
-		{"aws-iam-authenticator", []string{"token", "-i", "c"}, "DEFAULT_ROLE=arn:d", []string{"token", "--cluster-name", "c", "--region", "aws-global", "--role-arn", "arn:d"}},
-		{"aws-iam-authenticator", []string{"token", "-i", "c"}, "AWS_REGION=eu-west-1", []string{"token", "--cluster-name", "c"}},
+		{"/usr/bin/aws-iam-authenticator", []string{"-i", "c", "token", "-r", "arn:r"}, "", []string{"token", "--cluster-name", "c", "--role-arn", "arn:r"}},
+		{"aws-iam-authenticator", []string{"token", "-i", "c"}, "DEFAULT_ROLE=arn:d", []string{"token", "--cluster-name", "c", "--role-arn", "arn:d"}},
 		{"aws-iam-authenticator", []string{"token", "-i", "c", "--forward-session-name"}, "", nil},
 		{"aws-iam-authenticator", []string{"token", "-i", "c", "--token-only"}, "", nil},
 		{"aws-iam-authenticator", []string{"verify", "-i", "c"}, "", nil},
@@ -565,5 +562,31 @@ func TestRewriteRefuses(t *testing.T) {
 	src = []byte("users:\n- &u\n  name: other\n  user: {token: x}\n- name: other2\n  user: *u\n")
 	if _, err := Upsert(src, testEntry()); err != nil {
 		t.Errorf("Upsert next to an alias: %v", err)
+	}
+}
+
+// An aws-iam-authenticator user that names no region signed with the
+// global STS endpoint. When no region will be found at run time either
+// (no AWS_REGION, no region in the profile), the rewrite says
+// --region aws-global, the same endpoint, rather than write a user that
+// fails; when one will, it leaves the region to it, as before.
+func TestRewriteAuthenticatorWithoutRegion(t *testing.T) {
+	src := []byte("apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n" +
+		"      command: aws-iam-authenticator\n      args: [token, -i, c]\n      env: [{name: AWS_PROFILE, value: p}]\n")
+	for _, tc := range []struct {
+		known bool
+		want  string
+	}{{false, "args: [token, --cluster-name, c, --region, aws-global]"}, {true, "args: [token, --cluster-name, c]"}} {
+		var asked []string
+		out, _, err := Rewrite(src, RewriteOptions{Command: "ekstoken", RegionKnown: func(p string) bool { asked = append(asked, p); return tc.known }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(out), tc.want) {
+			t.Errorf("region known=%v: want %q in\n%s", tc.known, tc.want, out)
+		}
+		if len(asked) != 1 || asked[0] != "p" {
+			t.Errorf("RegionKnown asked for %q, want the user's profile \"p\"", asked)
+		}
 	}
 }
