@@ -135,19 +135,21 @@ func (o Options) explain(ctx context.Context, err error) error {
 		return explainf(err, "cannot assume the role of profile %q with its web_identity_token_file: %s; check the role's trust policy for the token's issuer and subject",
 			profile, Reason(err))
 	}
-	var op *smithy.OperationError
-	if errors.As(err, &op) {
-		switch op.ServiceID {
-		case "ec2imds":
-			var b strings.Builder
-			fmt.Fprintf(&b, "no AWS credentials found: tried the environment (AWS_ACCESS_KEY_ID), web identity (AWS_WEB_IDENTITY_TOKEN_FILE), "+
-				"profile %q in %s and %s, container credentials and EC2 instance metadata", profile, o.ConfigFile, o.CredentialsFile)
-			if getenv("AWS_SECRET_ACCESS_KEY") != "" && !envKeys(getenv) {
-				b.WriteString("; AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not: set both")
-			}
-			b.WriteString("; run `aws configure`, `aws sso login`, or set AWS_PROFILE")
-			return explainf(err, "%s", b.String())
+	// The instance metadata service is the chain's last resort: a failure
+	// there, even under an AssumeRole whose base credentials it was asked
+	// for (--role-arn with nothing else), means no credentials anywhere.
+	if failedAt(err, "ec2imds") {
+		var b strings.Builder
+		fmt.Fprintf(&b, "no AWS credentials found: tried the environment (AWS_ACCESS_KEY_ID), web identity (AWS_WEB_IDENTITY_TOKEN_FILE), "+
+			"profile %q in %s and %s, container credentials and EC2 instance metadata", profile, o.ConfigFile, o.CredentialsFile)
+		if o.RoleARN != "" {
+			b.WriteString(" (for the credentials that assume --role-arn " + o.RoleARN + ")")
 		}
+		if getenv("AWS_SECRET_ACCESS_KEY") != "" && !envKeys(getenv) {
+			b.WriteString("; AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not: set both")
+		}
+		b.WriteString("; run `aws configure`, `aws sso login`, or set AWS_PROFILE")
+		return explainf(err, "%s", b.String())
 	}
 	if isAccessDenied(err) {
 		role, base := o.RoleARN, o.baseIdentity
@@ -227,4 +229,24 @@ func innermost(err error) error {
 		}
 		err = next
 	}
+}
+
+// failedAt reports whether an operation of the SDK service serviceID is
+// anywhere in err's chain.
+func failedAt(err error, serviceID string) bool {
+	for err != nil {
+		if op, ok := err.(*smithy.OperationError); ok && op.ServiceID == serviceID {
+			return true
+		}
+		if multi, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range multi.Unwrap() {
+				if failedAt(e, serviceID) {
+					return true
+				}
+			}
+			return false
+		}
+		err = errors.Unwrap(err)
+	}
+	return false
 }

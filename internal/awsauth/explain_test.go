@@ -89,6 +89,15 @@ func TestExplain(t *testing.T) {
 			not:  []string{"AWS_SECRET_ACCESS_KEY is set"},
 		},
 		{
+			// --role-arn with no base credentials: the IMDS failure is
+			// under the AssumeRole operation that wanted them.
+			name: "nothing anywhere under --role-arn", opts: Options{RoleARN: "arn:aws:iam::1:role/r"},
+			err: &smithy.OperationError{ServiceID: "STS", OperationName: "AssumeRole",
+				Err: fmt.Errorf("failed to retrieve credentials: %w", &smithy.OperationError{ServiceID: "ec2imds", OperationName: "GetMetadata", Err: errors.New("access disabled to EC2 IMDS via client option")})},
+			want: []string{"no AWS credentials found", "--role-arn arn:aws:iam::1:role/r", "aws configure"},
+			not:  []string{"operation error", "access disabled"},
+		},
+		{
 			name: "nothing anywhere, lone secret key", env: map[string]string{"AWS_SECRET_ACCESS_KEY": "s"},
 			err:  refused("ec2imds", "GetMetadata", "http://169.254.169.254/latest/api/token"),
 			want: []string{"AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not"},

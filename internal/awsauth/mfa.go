@@ -12,11 +12,23 @@ import (
 // profile that cannot be read does not: setup then changes nothing about
 // prompting, and the token command explains the profile's error itself.
 func ProfileNeedsMFA(ctx context.Context, profile, configFile, credentialsFile string) bool {
+	sc, ok := loadProfile(ctx, profile, configFile, credentialsFile)
+	return ok && sc.MFASerial != ""
+}
+
+// ProfileRegion is the region an AWS profile ("" is the default one) sets
+// in these files, or "".
+func ProfileRegion(ctx context.Context, profile, configFile, credentialsFile string) string {
+	sc, _ := loadProfile(ctx, profile, configFile, credentialsFile)
+	return sc.Region
+}
+
+func loadProfile(ctx context.Context, profile, configFile, credentialsFile string) (config.SharedConfig, bool) {
 	if profile == "" {
 		profile = "default"
 	}
 	sc, err := config.LoadSharedConfigProfile(ctx, profile, func(o *config.LoadSharedConfigOptions) {
 		o.ConfigFiles, o.CredentialsFiles = []string{configFile}, []string{credentialsFile}
 	})
-	return err == nil && sc.MFASerial != ""
+	return sc, err == nil
 }

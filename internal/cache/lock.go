@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -205,7 +206,7 @@ func readMark(path string) (string, bool) {
 // file), it stays: a lock file holds nothing but a mark.
 func (s Store) removeLockIfFree(name string) bool {
 	path := filepath.Join(s.Dir, name+".lock")
-	if _, ok := ours(path); !ok {
+	if !isLockFile(path) {
 		return false
 	}
 	fl := flock.New(path, flock.SetFlag(os.O_RDWR|noFollow))
@@ -236,4 +237,20 @@ func (s Store) LookLockLook(ctx context.Context, name string, w Wait, look func(
 		return true, func() {}, nil
 	}
 	return false, l.Unlock, nil
+}
+
+// isLockFile reports whether the file at path (not followed) looks like a
+// lock file ekstoken made: a private regular file of the user's, holding
+// nothing, the byte before a mark, or a mark. A file that only has the
+// name is not ekstoken's to remove.
+func isLockFile(path string) bool {
+	st, ok := ours(path)
+	if !ok || (runtime.GOOS != "windows" && st.Mode().Perm()&0o077 != 0) || st.Size() > markOffset+maxMarkBytes {
+		return false
+	}
+	if st.Size() <= markOffset {
+		return true
+	}
+	_, marked := readMark(path)
+	return marked
 }

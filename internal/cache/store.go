@@ -32,9 +32,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/ekstoken/ekstoken/internal/entryfile"
+	"github.com/ekstoken/ekstoken/internal/jsonlite"
 )
 
 // ErrUnsafeDir says the cache directory was refused: others can write it,
@@ -215,13 +217,25 @@ func (s Store) Probe(name string) (format string, err error) {
 	if err != nil {
 		return "", err
 	}
-	var probe struct {
-		Format string `json:"format"`
-	}
-	if len(b) > entryfile.MaxSize || json.Unmarshal(b, &probe) != nil {
+	// Read as ekstoken writes entries: a JSON object with exactly one
+	// "format" key, spelt so (encoding/json would also take "FORMAT", and
+	// the last of two).
+	v, err := jsonlite.Parse(b)
+	if len(b) > entryfile.MaxSize || err != nil || v.Kind != jsonlite.Object {
 		return "", errors.New("not an ekstoken entry")
 	}
-	return probe.Format, nil
+	format, n := "", 0
+	for _, m := range v.Members {
+		if m.Key == "format" && m.Value.Kind == jsonlite.String {
+			format, n = m.Value.Str, n+1
+		} else if strings.EqualFold(m.Key, "format") {
+			n += 2
+		}
+	}
+	if n != 1 {
+		return "", errors.New("not an ekstoken entry")
+	}
+	return format, nil
 }
 
 // RemoveStaleTemps removes temp files that crashed writers left: names of

@@ -42,6 +42,25 @@ func TestClearRemovesOnlyOurs(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			// ekstoken's names, private and the user's, but content
+			// ekstoken never writes: a key spelt otherwise, a second
+			// format, a lock file holding something else.
+			private := map[string]string{
+				"token-4444444444444444444444444444444444444444.json": `{"FORMAT":"ekstoken/token/v2"}`,
+				"token-5555555555555555555555555555555555555555.json": `{"format":"mine","format":"ekstoken/token/v2"}`,
+				"token-6666666666666666666666666666666666666666.lock": `{"format":"ekstoken/token/v2","mine":true}`,
+			}
+			for n, content := range private {
+				if err := os.WriteFile(filepath.Join(s.Dir, n), []byte(content), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				foreign[n] = content
+			}
+			// An empty lock file by its name, but readable by others.
+			if err := os.WriteFile(filepath.Join(s.Dir, "token-7777777777777777777777777777777777777777.lock"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			foreign["token-7777777777777777777777777777777777777777.lock"] = ""
 			// ekstoken's name and format, another user's file.
 			theirs := "token-2222222222222222222222222222222222222222.json"
 			if err := os.WriteFile(filepath.Join(s.Dir, theirs), []byte(`{"format":"ekstoken/token/v2"}`), 0o600); err != nil {

@@ -203,12 +203,14 @@ func Run(ctx context.Context, env Env, in Input) error {
 		env.Log.Debug("credentials expire within the margin; not caching", "credentialsExpire", life.End)
 	} else if store != nil {
 		if err := store.WriteUnsynced(name, entry); err != nil {
-			// A cache that cannot be written still yields the token. A
-			// refused directory is the user's to fix: say so, since every
-			// call is a miss until then.
+			// A cache that cannot be written still yields the token. But
+			// every call is a miss until it can: say so, and how to stop
+			// trying (a refused directory's error says what to pass).
 			env.Log.Debug("cache not written", "err", err)
 			if errors.Is(err, cache.ErrUnsafeDir) {
 				fmt.Fprintf(env.Stderr, "ekstoken: not caching: %v\n", err)
+			} else {
+				fmt.Fprintf(env.Stderr, "ekstoken: not caching: %v; pass --cache-dir with a directory you can write, or --no-cache to stop trying\n", err)
 			}
 		}
 	}

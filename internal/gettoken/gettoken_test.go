@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -346,12 +347,18 @@ func TestUnwritableCacheStillPrintsTheToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.store = &cache.Store{Dir: filepath.Join(blocker, "cache")} // parent is a file
-	got, _, err := h.run(Input{})
+	var stderr bytes.Buffer
+	got, _, err := h.runTo(&stderr, Input{})
 	if err != nil {
 		t.Fatalf("run failed: %v", err)
 	}
 	if _, err := token.Parse(got.Token); err != nil {
 		t.Errorf("no usable token: %v", err)
+	}
+	// Every call is a miss until the cache can be written: the user is
+	// told, with what to pass, rather than left with a slow kubectl.
+	if !strings.Contains(stderr.String(), "not caching") || !strings.Contains(stderr.String(), "--no-cache") {
+		t.Errorf("stderr %q does not say the cache is off and what to do", stderr.String())
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -181,10 +182,14 @@ func (e *InPlaceError) Error() string {
 
 func (e *InPlaceError) Unwrap() error { return e.Err }
 
-// writeInPlace overwrites target with data: write from the start, cut
-// what is left of a longer old content, fsync. The file keeps its inode,
-// mode and owner; a reader may see a mix while it runs, which kubectl's
-// own writes (truncate, then write) risk as well. Callers hold the lock.
+// writeInPlace overwrites target with data, keeping its inode, mode and
+// owner. Callers hold the lock. A kill between any two of its system calls
+// must leave a file kubectl can load: when data is shorter than the old
+// content, it is first written padded with newlines to the old length (the
+// same document: YAML and JSON ignore trailing blank lines), synced, and
+// only then cut to its length. One write, never a mix of new text and an
+// old tail. A reader running at the same moment may still see a mix,
+// which kubectl's own writes (truncate, then write) risk as well.
 func writeInPlace(target string, data []byte) (err error) {
 	f, err := os.OpenFile(target, os.O_WRONLY, 0)
 	if err != nil {
@@ -195,11 +200,24 @@ func writeInPlace(target string, data []byte) (err error) {
 			err = cerr
 		}
 	}()
-	if _, err := f.WriteAt(data, 0); err != nil {
+	st, err := f.Stat()
+	if err != nil {
 		return err
 	}
-	if err := f.Truncate(int64(len(data))); err != nil {
+	padded := data
+	if old := st.Size(); old > int64(len(data)) {
+		padded = append(slices.Clip(data), bytes.Repeat([]byte{'\n'}, int(old)-len(data))...)
+	}
+	if _, err := f.WriteAt(padded, 0); err != nil {
 		return err
+	}
+	if len(padded) != len(data) {
+		if err := f.Sync(); err != nil {
+			return err
+		}
+		if err := f.Truncate(int64(len(data))); err != nil {
+			return err
+		}
 	}
 	return f.Sync()
 }

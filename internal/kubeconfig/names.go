@@ -1,6 +1,9 @@
 package kubeconfig
 
-import "gopkg.in/yaml.v3"
+import (
+	"github.com/ekstoken/ekstoken/internal/yamledit"
+	"gopkg.in/yaml.v3"
+)
 
 // Names says which contexts kubeconfig src defines, with the user each
 // one uses, and which users it defines. A file that cannot be parsed gives
@@ -11,14 +14,14 @@ func Names(src []byte) (contextUsers map[string]string, users []string, err erro
 		return nil, nil, err
 	}
 	contextUsers = map[string]string{}
-	if d.root == nil {
+	if d.Root == nil {
 		return contextUsers, nil, nil
 	}
-	if _, seq := mapGet(d.root, "contexts"); seq != nil && seq.Kind == yaml.SequenceNode {
+	if _, seq := yamledit.MapGet(d.Root, "contexts"); seq != nil && seq.Kind == yaml.SequenceNode {
 		for _, e := range seq.Content {
-			name, _ := scalarValue(e, "name")
-			_, ctx := mapGet(e, "context")
-			user, _ := scalarValue(ctx, "user")
+			name, _ := yamledit.ScalarValue(e, "name")
+			_, ctx := yamledit.MapGet(e, "context")
+			user, _ := yamledit.ScalarValue(ctx, "user")
 			if _, seen := contextUsers[name]; !seen {
 				contextUsers[name] = user
 			}

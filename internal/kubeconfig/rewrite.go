@@ -10,13 +10,9 @@ import (
 	"strings"
 
 	"github.com/ekstoken/ekstoken/internal/tokencache"
+	"github.com/ekstoken/ekstoken/internal/yamledit"
 	"gopkg.in/yaml.v3"
 )
-
-// ErrInPlace is returned (wrapped) when an edit cannot be spliced into the
-// file without changing something else, which Rewrite and Upsert check by
-// parsing their result. Nothing is returned but the error.
-var ErrInPlace = errors.New("cannot edit this kubeconfig in place")
 
 // API versions of client.authentication.k8s.io as kubeconfigs spell them.
 const (
@@ -44,6 +40,12 @@ type RewriteOptions struct {
 	// whose profile does is switched to IfAvailable, since kubectl would
 	// otherwise never let the prompt through. May be nil.
 	ProfileNeedsMFA func(profile string) bool
+	// RegionKnown reports whether a region will be found at run time for
+	// an AWS profile ("" is the default one): AWS_REGION,
+	// AWS_DEFAULT_REGION or the profile's region. A user whose old command
+	// needed none (aws-iam-authenticator signs with the global STS
+	// endpoint) gets --region aws-global when none will. May be nil.
+	RegionKnown func(profile string) bool
 	// Skipped, if set, is told about every selected user Rewrite leaves
 	// alone and why (not an exec user, already ekstoken, an option ekstoken
 	// has no equivalent for...).
@@ -93,23 +95,23 @@ func Rewrite(src []byte, opts RewriteOptions) (out []byte, changes []Change, err
 			opts.Skipped(user, reason)
 		}
 	}
-	var edits []edit
+	var edits []yamledit.Edit
 	var planned []plannedExec
 	regions := d.endpointRegions()
 	for i, u := range d.userEntries() {
-		name, _ := scalarValue(u, "name")
+		name, _ := yamledit.ScalarValue(u, "name")
 		if selected != nil && !selected[name] {
 			continue
 		}
-		_, user := mapGet(u, "user")
-		_, ex := mapGet(user, "exec")
-		if ex == nil || isNull(ex) {
+		_, user := yamledit.MapGet(u, "user")
+		_, ex := yamledit.MapGet(user, "exec")
+		if ex == nil || yamledit.IsNull(ex) {
 			skip(name, "not an exec credential plugin user")
 			continue
 		}
 		p, reason, err := d.planExec(ex, opts, regions[name])
 		if err == nil && reason == "" {
-			err = checkPlain(ex)
+			err = yamledit.CheckPlain(ex)
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("user %q: cannot rewrite it in place: %w; leave it out with --user/--context or edit it by hand", name, err)
@@ -126,7 +128,7 @@ func Rewrite(src []byte, opts RewriteOptions) (out []byte, changes []Change, err
 	if len(edits) == 0 {
 		return src, nil, nil
 	}
-	out, err = apply(src, edits)
+	out, err = yamledit.Apply(src, edits)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -138,7 +140,7 @@ func Rewrite(src []byte, opts RewriteOptions) (out []byte, changes []Change, err
 
 // userEntries returns the entries of the users list.
 func (d *doc) userEntries() []*yaml.Node {
-	_, seq := mapGet(d.root, "users")
+	_, seq := yamledit.MapGet(d.Root, "users")
 	if seq == nil || seq.Kind != yaml.SequenceNode {
 		return nil
 	}
@@ -146,13 +148,13 @@ func (d *doc) userEntries() []*yaml.Node {
 }
 
 func entryNames(d *doc, key string) []string {
-	_, seq := mapGet(d.root, key)
+	_, seq := yamledit.MapGet(d.Root, key)
 	if seq == nil || seq.Kind != yaml.SequenceNode {
 		return nil
 	}
 	var names []string
 	for _, e := range seq.Content {
-		n, _ := scalarValue(e, "name")
+		n, _ := yamledit.ScalarValue(e, "name")
 		names = append(names, n)
 	}
 	return names
@@ -167,15 +169,15 @@ func (d *doc) selectUsers(contexts, users []string) (map[string]bool, error) {
 	userNames := entryNames(d, "users")
 	for _, c := range contexts {
 		var found bool
-		_, seq := mapGet(d.root, "contexts")
+		_, seq := yamledit.MapGet(d.Root, "contexts")
 		if seq != nil && seq.Kind == yaml.SequenceNode {
 			for _, e := range seq.Content {
-				if n, _ := scalarValue(e, "name"); n != c {
+				if n, _ := yamledit.ScalarValue(e, "name"); n != c {
 					continue
 				}
 				found = true
-				_, ctx := mapGet(e, "context")
-				u, _ := scalarValue(ctx, "user")
+				_, ctx := yamledit.MapGet(e, "context")
+				u, _ := yamledit.ScalarValue(ctx, "user")
 				if !slices.Contains(userNames, u) {
 					return nil, fmt.Errorf("context %q uses user %q, which this kubeconfig does not define (users: %s)", c, u, list(userNames))
 				}
@@ -219,7 +221,10 @@ type target struct {
 	profile, roleARN               string
 	externalID, sessionName        string
 	envProfile, envRegion          string // from the exec entry's env
-	notes                          []string
+	// globalSTS: without a region, the command signs with the global STS
+	// endpoint (aws-iam-authenticator does; the aws CLI refuses).
+	globalSTS bool
+	notes     []string
 }
 
 func (t *target) args() []string {
@@ -234,7 +239,7 @@ type plannedExec struct {
 	index         int // in the users list
 	from, summary string
 	notes         []string
-	edits         []edit
+	edits         []yamledit.Edit
 	command       string
 	args          []string
 	set           map[string]string // other keys set: apiVersion, interactiveMode
@@ -258,31 +263,31 @@ var eksEndpoint = regexp.MustCompile(`^https://[^/]*\.([a-z]{2}(?:-[a-z]+)+-[0-9
 // endpoint are absent. One pass over contexts and clusters: a kubeconfig
 // of thousands of users must not cost users × contexts × clusters.
 func (d *doc) endpointRegions() map[string]string {
-	_, contexts := mapGet(d.root, "contexts")
-	_, clusters := mapGet(d.root, "clusters")
+	_, contexts := yamledit.MapGet(d.Root, "contexts")
+	_, clusters := yamledit.MapGet(d.Root, "clusters")
 	if contexts == nil || clusters == nil || contexts.Kind != yaml.SequenceNode || clusters.Kind != yaml.SequenceNode {
 		return nil
 	}
 	clusterRegion := map[string]string{} // the first EKS endpoint of each name
 	for _, cl := range clusters.Content {
-		n, _ := scalarValue(cl, "name")
+		n, _ := yamledit.ScalarValue(cl, "name")
 		if _, seen := clusterRegion[n]; seen {
 			continue
 		}
-		_, cluster := mapGet(cl, "cluster")
-		server, _ := scalarValue(cluster, "server")
+		_, cluster := yamledit.MapGet(cl, "cluster")
+		server, _ := yamledit.ScalarValue(cluster, "server")
 		if m := eksEndpoint.FindStringSubmatch(server); m != nil {
 			clusterRegion[n] = m[1]
 		}
 	}
 	regions := map[string]string{}
 	for _, c := range contexts.Content {
-		_, ctx := mapGet(c, "context")
-		u, _ := scalarValue(ctx, "user")
+		_, ctx := yamledit.MapGet(c, "context")
+		u, _ := yamledit.ScalarValue(ctx, "user")
 		if _, seen := regions[u]; seen {
 			continue
 		}
-		clusterName, _ := scalarValue(ctx, "cluster")
+		clusterName, _ := yamledit.ScalarValue(ctx, "cluster")
 		if r, ok := clusterRegion[clusterName]; ok {
 			regions[u] = r
 		}
@@ -298,9 +303,9 @@ func (d *doc) planExec(ex *yaml.Node, opts RewriteOptions, endpointRegion string
 		if _, reason, _ := d.planExec(ex.Alias, opts, endpointRegion); reason != "" {
 			return p, reason, nil
 		}
-		return p, "", checkPlain(ex)
+		return p, "", yamledit.CheckPlain(ex)
 	}
-	command, _ := scalarValue(ex, "command")
+	command, _ := yamledit.ScalarValue(ex, "command")
 	if ex.Kind != yaml.MappingNode {
 		return p, "exec is not a mapping", nil
 	}
@@ -314,8 +319,8 @@ func (d *doc) planExec(ex *yaml.Node, opts RewriteOptions, endpointRegion string
 		return p, AlreadyBare, nil
 	}
 	var args []string
-	_, argsNode := mapGet(ex, "args")
-	if argsNode != nil && !isNull(argsNode) {
+	_, argsNode := yamledit.MapGet(ex, "args")
+	if argsNode != nil && !yamledit.IsNull(argsNode) {
 		if argsNode.Kind != yaml.SequenceNode {
 			return p, "args is not a list", nil
 		}
@@ -327,7 +332,7 @@ func (d *doc) planExec(ex *yaml.Node, opts RewriteOptions, endpointRegion string
 		}
 	}
 	var env []EnvVar
-	if _, en := mapGet(ex, "env"); en != nil && !isNull(en) {
+	if _, en := yamledit.MapGet(ex, "env"); en != nil && !yamledit.IsNull(en) {
 		if err := en.Decode(&env); err != nil {
 			return p, "env is not a list of name/value pairs", nil
 		}
@@ -371,6 +376,18 @@ func (d *doc) planExec(ex *yaml.Node, opts RewriteOptions, endpointRegion string
 		t.region = endpointRegion
 		t.notes = append(t.notes, "region "+endpointRegion+" taken from the cluster's EKS endpoint")
 	}
+	profileName := t.profile
+	if profileName == "" {
+		profileName = t.envProfile
+	}
+	if t.region == "" && t.envRegion == "" && t.globalSTS && opts.RegionKnown != nil && !opts.RegionKnown(profileName) {
+		// Nothing names a region, and the cluster's endpoint does not
+		// either: sign as the old command did, with the global STS
+		// endpoint, which EKS accepts for every commercial region. A
+		// user that kubectl could not run is never written.
+		t.region = "aws-global"
+		t.notes = append(t.notes, "region aws-global: "+t.from+" signed with the global STS endpoint, and so does ekstoken")
+	}
 	p.from = t.from
 	p.notes = t.notes
 	p.command = opts.Command
@@ -387,19 +404,19 @@ func (d *doc) planExec(ex *yaml.Node, opts RewriteOptions, endpointRegion string
 	}
 
 	flow := ex.Style&yaml.FlowStyle != 0
-	ck, cv := mapGet(ex, "command")
-	valQ := quotingOf(cv)
+	ck, cv := yamledit.MapGet(ex, "command")
+	valQ := yamledit.QuotingOf(cv)
 
 	// command
-	e, err := d.replaceScalar(cv, ck, opts.Command, flow)
+	e, err := d.ReplaceScalar(cv, ck, opts.Command, flow)
 	if err != nil {
 		return p, "", err
 	}
 	p.edits = append(p.edits, e)
 
 	// args
-	ak, _ := mapGet(ex, "args")
-	e, err = d.replaceList(argsNode, ak, p.args)
+	ak, _ := yamledit.MapGet(ex, "args")
+	e, err = d.ReplaceList(argsNode, ak, p.args)
 	if err != nil {
 		return p, "", err
 	}
@@ -407,13 +424,13 @@ func (d *doc) planExec(ex *yaml.Node, opts RewriteOptions, endpointRegion string
 
 	// set makes key hold val: replacing its value, or adding the key.
 	set := func(key, val string) error {
-		k, v := mapGet(ex, key)
-		var e edit
+		k, v := yamledit.MapGet(ex, key)
+		var e yamledit.Edit
 		var err error
 		if k == nil {
-			e, err = d.insertKey(ex, key, val, valQ)
+			e, err = d.InsertKey(ex, key, val, valQ)
 		} else {
-			e, err = d.replaceScalar(v, k, val, flow)
+			e, err = d.ReplaceScalar(v, k, val, flow)
 		}
 		if err != nil {
 			return err
@@ -425,7 +442,7 @@ func (d *doc) planExec(ex *yaml.Node, opts RewriteOptions, endpointRegion string
 	p.set = map[string]string{}
 
 	// apiVersion
-	switch v, _ := scalarValue(ex, "apiVersion"); v {
+	switch v, _ := yamledit.ScalarValue(ex, "apiVersion"); v {
 	case "":
 		if err := set("apiVersion", APIVersionV1Beta1); err != nil {
 			return p, "", err
@@ -443,7 +460,7 @@ func (d *doc) planExec(ex *yaml.Node, opts RewriteOptions, endpointRegion string
 	if profile == "" {
 		profile = t.envProfile
 	}
-	switch v, _ := scalarValue(ex, "interactiveMode"); {
+	switch v, _ := yamledit.ScalarValue(ex, "interactiveMode"); {
 	case v == "":
 		if err := set("interactiveMode", "IfAvailable"); err != nil {
 			return p, "", err
@@ -525,7 +542,7 @@ func parseAWS(args []string) (*target, string) {
 
 // parseAuthenticator reads `aws-iam-authenticator token -i CLUSTER ...`.
 func parseAuthenticator(args []string, env []EnvVar) (*target, string) {
-	t := &target{from: "aws-iam-authenticator token"}
+	t := &target{from: "aws-iam-authenticator token", globalSTS: true}
 	var pos []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -600,238 +617,6 @@ func (t *target) checkCluster(nameFlag, idFlag string) (*target, string) {
 	return t, ""
 }
 
-// replaceScalar replaces the value v of key k with s, quoted as v was.
-func (d *doc) replaceScalar(v, k *yaml.Node, s string, flow bool) (edit, error) {
-	if err := checkPlain(v); err != nil {
-		return edit{}, err
-	}
-	start := d.start(v)
-	end, err := d.end(v, k.Column-1)
-	if err != nil {
-		return edit{}, err
-	}
-	if isNull(v) && v.Value == "" {
-		return mkEdit(start, end, " "+scalar(s, plainQ, flow)), nil
-	}
-	return mkEdit(start, end, scalar(s, quotingOf(v), flow)), nil
-}
-
-// replaceList replaces list node n (the value of key k) with items, in the
-// same layout: a block list keeps its dash column and item prefix, its
-// full-line comments (moved before the items) and its line comments (kept
-// on the item with the same value); a flow list keeps one-line or
-// one-item-per-line layout.
-func (d *doc) replaceList(n, k *yaml.Node, items []string) (edit, error) {
-	if err := checkPlain(n); err != nil {
-		return edit{}, err
-	}
-	start := d.start(n)
-	end, err := d.end(n, k.Column-1)
-	if err != nil {
-		return edit{}, err
-	}
-	q := plainQ
-	for _, it := range n.Content {
-		if qq := quotingOf(it); qq != plainQ && q != doubleQ {
-			q = qq
-		}
-	}
-	type span struct{ s, e int }
-	spans := make([]span, len(n.Content))
-	for i, it := range n.Content {
-		if err := checkPlain(it); err != nil {
-			return edit{}, err
-		}
-		s := d.start(it)
-		e, err := d.end(it, n.Column-1)
-		if err != nil {
-			return edit{}, err
-		}
-		if d.lineOf(s) != d.lineOf(e) {
-			return edit{}, &spanError{it.Line, "an argument spans several lines"}
-		}
-		spans[i] = span{s, e}
-	}
-
-	if n.Style&yaml.FlowStyle != 0 {
-		// Between the items there may be only brackets, commas and space.
-		cur := start
-		for _, sp := range append(spans, span{end, end}) {
-			if strings.Trim(string(d.src[cur:sp.s]), "[], \t\r\n") != "" {
-				return edit{}, &spanError{d.lineOf(cur), "comments inside a flow list"}
-			}
-			cur = sp.e
-		}
-		rendered := make([]string, len(items))
-		for i, it := range items {
-			rendered[i] = scalar(it, q, true)
-		}
-		if len(spans) > 0 && d.lineOf(spans[0].s) != n.Line {
-			ind := strings.Repeat(" ", n.Content[0].Column-1)
-			closing := "]"
-			if ls := d.lines[d.lineOf(end-1)-1]; strings.TrimSpace(string(d.src[ls:end-1])) == "" {
-				closing = d.nl + strings.Repeat(" ", d.indentOf(end-1)) + "]"
-			}
-			return mkEdit(start, end, "["+d.nl+ind+strings.Join(rendered, ","+d.nl+ind)+closing), nil
-		}
-		sep := ", "
-		if len(spans) > 1 && string(d.src[spans[0].e:spans[1].s]) == "," {
-			sep = ","
-		}
-		return mkEdit(start, end, "["+strings.Join(rendered, sep)+"]"), nil
-	}
-
-	// Block list: every line of the span is an item, blank or a comment.
-	itemLine := map[int]int{}
-	for i, sp := range spans {
-		itemLine[d.lineOf(sp.s)] = i
-	}
-	var comments []string
-	lineComment := map[int]string{}
-	for l := n.Line; l <= d.lineOf(end); l++ {
-		ls := d.lines[l-1]
-		text := strings.TrimSpace(string(d.src[ls:d.eol(ls)]))
-		if i, ok := itemLine[l]; ok {
-			rest := strings.TrimRight(string(d.src[spans[i].e:d.eol(spans[i].e)]), " \t")
-			if strings.HasPrefix(strings.TrimSpace(rest), "#") {
-				lineComment[i] = rest
-			}
-			continue
-		}
-		switch {
-		case text == "":
-		case strings.HasPrefix(text, "#"):
-			comments = append(comments, text)
-		default:
-			return edit{}, &spanError{l, "unexpected text inside the args list"}
-		}
-	}
-	if _, ok := lineComment[len(spans)-1]; ok {
-		// The list ends at its last item's text; the comment after it would
-		// stay behind the new last item on top of the copy placed below.
-		end = d.eol(end)
-	}
-	prefix := "- "
-	if len(spans) > 0 {
-		if p := string(d.src[start:spans[0].s]); !strings.ContainsAny(p, "\r\n") {
-			prefix = p
-		}
-	}
-	used := map[int]bool{}
-	lines := append([]string{}, comments...)
-	newComment := map[int]string{}
-	for i, it := range n.Content {
-		c, ok := lineComment[i]
-		if !ok {
-			continue
-		}
-		j := -1
-		for k, s := range items {
-			if s == it.Value && !used[k] {
-				j = k
-				break
-			}
-		}
-		if j < 0 {
-			lines = append(lines, strings.TrimSpace(c))
-			continue
-		}
-		used[j] = true
-		newComment[j] = c
-	}
-	for j, it := range items {
-		lines = append(lines, prefix+scalar(it, q, false)+newComment[j])
-	}
-	return mkEdit(start, end, strings.Join(lines, d.nl+strings.Repeat(" ", n.Column-1))), nil
-}
-
-// insertKey adds key: value to mapping m: in alphabetical place when m's
-// keys are sorted (as kubectl and the aws CLI write them), else last.
-func (d *doc) insertKey(m *yaml.Node, key, val string, valQ quoting) (edit, error) {
-	flow := m.Style&yaml.FlowStyle != 0
-	var keys []string
-	for i := 0; i < len(m.Content); i += 2 {
-		keys = append(keys, m.Content[i].Value)
-	}
-	idx := len(keys)
-	if slices.IsSorted(keys) {
-		idx, _ = slices.BinarySearch(keys, key)
-	}
-	if len(keys) == 0 {
-		return edit{}, &spanError{m.Line, "empty mapping"}
-	}
-	ref := m.Content[0]
-	if idx > 0 {
-		ref = m.Content[2*idx-2]
-	}
-	kq := quotingOf(ref)
-	if kq == doubleQ {
-		valQ = doubleQ
-	}
-	colon, comma := ": ", ", "
-	if flow {
-		colon, comma = d.flowSpacing(m)
-	}
-	pair := scalar(key, kq, flow) + colon + scalar(val, valQ, flow)
-	ind := strings.Repeat(" ", ref.Column-1)
-	sep := d.nl + ind
-	if flow && ref.Line == m.Line {
-		sep = strings.TrimPrefix(comma, ",")
-	}
-	if idx == 0 {
-		at := d.start(ref)
-		if flow {
-			return mkEdit(at, at, pair+","+sep), nil
-		}
-		return mkEdit(at, at, pair+d.nl+ind), nil
-	}
-	pk, pv := m.Content[2*idx-2], m.Content[2*idx-1]
-	if !flow && pv.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
-		// Text after a block scalar can change its value (trailing line
-		// breaks belong to it); go before its key instead.
-		at := d.start(pk)
-		return mkEdit(at, at, pair+d.nl+ind), nil
-	}
-	e, err := d.end(pv, pk.Column-1)
-	if err != nil {
-		return edit{}, err
-	}
-	if isNull(pv) && pv.Value == "" {
-		if e, err = d.afterColon(pk); err != nil {
-			return edit{}, err
-		}
-	}
-	if flow {
-		return mkEdit(e, e, ","+sep+pair), nil
-	}
-	at := d.eol(e)
-	return mkEdit(at, at, d.nl+ind+pair), nil
-}
-
-// flowSpacing is how flow mapping m writes its pairs: the text between a
-// key and its value (":" in compact JSON, ": " usually) and between one
-// pair and the next on the same line ("," or ", ").
-func (d *doc) flowSpacing(m *yaml.Node) (colon, comma string) {
-	colon, comma = ": ", ", "
-	if len(m.Content) < 2 {
-		return
-	}
-	k0, v0 := m.Content[0], m.Content[1]
-	if e, err := d.end(k0, 0); err == nil {
-		if gap := string(d.src[e:d.start(v0)]); strings.Contains(gap, ":") && !strings.ContainsAny(gap, "\r\n") {
-			colon = gap
-		}
-	}
-	if len(m.Content) >= 4 {
-		if e, err := d.end(v0, 0); err == nil {
-			if gap := string(d.src[e:d.start(m.Content[2])]); strings.HasPrefix(gap, ",") && !strings.ContainsAny(gap, "\r\n") {
-				comma = gap
-			}
-		}
-	}
-	return colon, comma
-}
-
 // verifyRewrite checks that out parses and differs from the parsed src d
 // exactly in the planned exec fields. Anything else is a bug in the
 // splicing, and an error is better than a damaged kubeconfig.
@@ -843,7 +628,7 @@ func (d *doc) flowSpacing(m *yaml.Node) (colon, comma string) {
 // that does not grow with the clusters and their certificates. Otherwise,
 // or if that check fails, the whole result is parsed.
 func verifyRewrite(d *doc, out []byte, planned []plannedExec) error {
-	_, usersNode := mapGet(d.root, "users")
+	_, usersNode := yamledit.MapGet(d.Root, "users")
 	var users []any
 	if err := usersNode.Decode(&users); err != nil {
 		return err
@@ -865,9 +650,9 @@ func verifyRewrite(d *doc, out []byte, planned []plannedExec) error {
 			ex[k] = v
 		}
 	}
-	if lo, hi, ok := d.topLevelSection("users"); ok {
-		tail := len(d.src) - hi
-		if len(out) >= lo+tail && bytes.Equal(out[:lo], d.src[:lo]) && bytes.Equal(out[len(out)-tail:], d.src[hi:]) {
+	if lo, hi, ok := d.TopLevelSection("users"); ok {
+		tail := len(d.Src) - hi
+		if len(out) >= lo+tail && bytes.Equal(out[:lo], d.Src[:lo]) && bytes.Equal(out[len(out)-tail:], d.Src[hi:]) {
 			var got map[string]any
 			if err := yaml.Unmarshal(out[lo:len(out)-tail], &got); err == nil && len(got) == 1 && reflect.DeepEqual(got["users"], users) {
 				return nil
@@ -875,7 +660,7 @@ func verifyRewrite(d *doc, out []byte, planned []plannedExec) error {
 		}
 	}
 	var want, got map[string]any
-	if err := d.root.Decode(&want); err != nil {
+	if err := d.Root.Decode(&want); err != nil {
 		return err
 	}
 	want["users"] = users

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ekstoken/ekstoken/internal/yamledit"
 	"github.com/google/go-cmp/cmp"
 	"gopkg.in/yaml.v3"
 )
@@ -201,13 +202,14 @@ func TestRewriteKeepsTheRest(t *testing.T) {
 	}
 	// Every line of src that is not in a rewritten block is still there,
 	// in order.
-	for _, op := range diffLines(splitLines(string(src)), splitLines(string(out))) {
-		if op.kind != '-' {
+	for _, line := range strings.Split(Diff("config", src, out), "\n")[2:] { // after --- and +++
+		removed, ok := strings.CutPrefix(line, "-")
+		if !ok {
 			continue
 		}
-		l := strings.TrimSpace(op.text)
+		l := strings.TrimSpace(removed)
 		if !strings.Contains(l, "aws") && !strings.HasPrefix(l, "- ") && !strings.HasPrefix(l, "args:") {
-			t.Errorf("unexpected removed line %q", op.text)
+			t.Errorf("unexpected removed line %q", removed)
 		}
 	}
 }
@@ -321,15 +323,15 @@ func TestRewriteArgForms(t *testing.T) {
 	} {
 		name := tc.command + " " + strings.Join(tc.args, " ")
 		t.Run(name, func(t *testing.T) {
-			ex := mapNode("apiVersion", APIVersionV1Beta1, "command", tc.command)
+			ex := yamledit.MapNode("apiVersion", APIVersionV1Beta1, "command", tc.command)
 			if tc.args != nil {
-				ex.Content = append(ex.Content, toNode("args"), toNode(tc.args))
+				ex.Content = append(ex.Content, yamledit.MapNode("args", tc.args).Content...)
 			}
 			if tc.env != "" {
 				k, v, _ := strings.Cut(tc.env, "=")
-				ex.Content = append(ex.Content, toNode("env"), seqNode(mapNode("name", k, "value", v)))
+				ex.Content = append(ex.Content, yamledit.MapNode("env", yamledit.SeqNode(yamledit.MapNode("name", k, "value", v))).Content...)
 			}
-			src := []byte((emitter{layout: layout{mapStep: 2}, nl: "\n"}).node(mapNode("users", seqNode(mapNode("name", "u", "user", mapNode("exec", ex)))), 0) + "\n")
+			src := []byte((yamledit.Emitter{Layout: yamledit.Layout{MapStep: 2}, NL: "\n"}).Node(yamledit.MapNode("users", yamledit.SeqNode(yamledit.MapNode("name", "u", "user", yamledit.MapNode("exec", ex)))), 0) + "\n")
 			out, changes, err := Rewrite(src, RewriteOptions{Command: "ekstoken"})
 			if err != nil {
 				t.Fatalf("%v\n%s", err, src)
@@ -500,7 +502,7 @@ func truncated(t *testing.T, in string) {
 	// and slows each parse tenfold) the line ends, one byte short of the
 	// next line start, are left to the runs without it.
 	var cuts []int
-	for _, ls := range lineStarts(src) {
+	for ls := 0; ls <= len(src); {
 		le := bytes.IndexByte(src[ls:], '\n')
 		if le < 0 {
 			le = len(src) - ls
@@ -509,6 +511,7 @@ func truncated(t *testing.T, in string) {
 		if !raceEnabled {
 			cuts = append(cuts, ls+le)
 		}
+		ls += le + 1
 	}
 	for _, n := range cuts {
 		cut := src[:n]
@@ -580,5 +583,31 @@ func TestRewriteRefuses(t *testing.T) {
 	src = []byte("users:\n- &u\n  name: other\n  user: {token: x}\n- name: other2\n  user: *u\n")
 	if _, err := Upsert(src, testEntry()); err != nil {
 		t.Errorf("Upsert next to an alias: %v", err)
+	}
+}
+
+// An aws-iam-authenticator user that names no region signed with the
+// global STS endpoint. When no region will be found at run time either
+// (no AWS_REGION, no region in the profile), the rewrite says
+// --region aws-global, the same endpoint, rather than write a user that
+// fails; when one will, it leaves the region to it, as before.
+func TestRewriteAuthenticatorWithoutRegion(t *testing.T) {
+	src := []byte("apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n" +
+		"      command: aws-iam-authenticator\n      args: [token, -i, c]\n      env: [{name: AWS_PROFILE, value: p}]\n")
+	for _, tc := range []struct {
+		known bool
+		want  string
+	}{{false, "args: [token, --cluster-name, c, --region, aws-global]"}, {true, "args: [token, --cluster-name, c]"}} {
+		var asked []string
+		out, _, err := Rewrite(src, RewriteOptions{Command: "ekstoken", RegionKnown: func(p string) bool { asked = append(asked, p); return tc.known }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(out), tc.want) {
+			t.Errorf("region known=%v: want %q in\n%s", tc.known, tc.want, out)
+		}
+		if len(asked) != 1 || asked[0] != "p" {
+			t.Errorf("RegionKnown asked for %q, want the user's profile \"p\"", asked)
+		}
 	}
 }

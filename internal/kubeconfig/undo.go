@@ -18,6 +18,7 @@ import (
 
 	"github.com/ekstoken/ekstoken/internal/cache"
 	"github.com/ekstoken/ekstoken/internal/entryfile"
+	"github.com/ekstoken/ekstoken/internal/yamledit"
 	"gopkg.in/yaml.v3"
 )
 
@@ -292,15 +293,15 @@ func userSpans(original, content []byte, users []string) ([]undoUser, error) {
 // parseNodes is parse for a file Rewrite has already checked: positions
 // only, without decoding the whole tree again.
 func parseNodes(src []byte) (*doc, error) {
-	d := &doc{src: src, lines: lineStarts(src), nl: "\n"}
-	var n yaml.Node
-	if err := yaml.Unmarshal(src, &n); err != nil {
-		return nil, yamlError(src, err)
+	yd, err := yamledit.Parse(src)
+	if err != nil {
+		return nil, err
 	}
-	if len(n.Content) == 1 && n.Content[0].Kind == yaml.MappingNode {
-		d.root = n.Content[0]
+	d := &doc{yd}
+	if d.Root != nil && d.Root.Kind != yaml.MappingNode {
+		d.Root = nil
 	}
-	if _, seq := mapGet(d.root, "users"); seq != nil && seq.Kind != yaml.SequenceNode {
+	if _, seq := yamledit.MapGet(d.Root, "users"); seq != nil && seq.Kind != yaml.SequenceNode {
 		return nil, errors.New("users is not a list")
 	}
 	return d, nil
@@ -311,7 +312,7 @@ func parseNodes(src []byte) (*doc, error) {
 func (d *doc) usersByName() map[string][]*yaml.Node {
 	m := map[string][]*yaml.Node{}
 	for _, u := range d.userEntries() {
-		n, _ := scalarValue(u, "name")
+		n, _ := yamledit.ScalarValue(u, "name")
 		m[n] = append(m[n], u)
 	}
 	return m
@@ -319,16 +320,16 @@ func (d *doc) usersByName() map[string][]*yaml.Node {
 
 // entrySpan is where the text of entry it of the users list starts and ends.
 func (d *doc) entrySpan(it *yaml.Node) (start, end int, err error) {
-	if err := checkPlain(it); err != nil {
+	if err := yamledit.CheckPlain(it); err != nil {
 		return 0, 0, err
 	}
-	_, seq := mapGet(d.root, "users")
+	_, seq := yamledit.MapGet(d.Root, "users")
 	ind := 0
 	if seq.Style&yaml.FlowStyle == 0 {
 		ind = seq.Column - 1
 	}
-	end, err = d.end(it, ind)
-	return d.start(it), end, err
+	end, err = d.End(it, ind)
+	return d.Start(it), end, err
 }
 
 func (d *doc) entryText(it *yaml.Node) ([]byte, error) {
@@ -336,7 +337,7 @@ func (d *doc) entryText(it *yaml.Node) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return slices.Clone(d.src[s:e]), nil
+	return slices.Clone(d.Src[s:e]), nil
 }
 
 // Undo puts back, in the kubeconfig at path, the user entries that setup
@@ -479,13 +480,14 @@ func undoRecordIn(cur []byte, rec *undoRecord) ([]byte, UndoResult, error) {
 	if err != nil {
 		return nil, res, err
 	}
-	if d.root == nil {
+	if d.Root == nil {
 		return nil, res, errors.New("the file is empty now")
 	}
 	byName := d.usersByName()
 	used := map[*yaml.Node]bool{}
-	var edits []edit
+	var edits []yamledit.Edit
 	var restored []restoredEntry
+	restyle := false
 	for _, u := range rec.Users {
 		var orig, written any // parsed only when the bytes do not tell
 		value := func(v *any, text []byte) (any, error) {
@@ -508,7 +510,7 @@ func undoRecordIn(cur []byte, rec *undoRecord) ([]byte, UndoResult, error) {
 			if err != nil {
 				return nil, res, fmt.Errorf("user %q: %w", u.Name, err)
 			}
-			if bytes.Equal(d.src[s:end], u.Written) {
+			if bytes.Equal(d.Src[s:end], u.Written) {
 				it, state = e, "written" // as setup left it, to the byte
 				break
 			}
@@ -550,19 +552,23 @@ func undoRecordIn(cur []byte, rec *undoRecord) ([]byte, UndoResult, error) {
 		if err != nil {
 			return nil, res, fmt.Errorf("user %q: %w", u.Name, err)
 		}
-		text := reindent(u.Original, it.Column-1-u.Column)
-		edits = append(edits, mkEdit(s, e, text))
+		text := yamledit.Reindent(u.Original, it.Column-1-u.Column)
+		// A JSON entry back in a file that has become block YAML since
+		// (update-kubeconfig writes a JSON file out as YAML) would read
+		// right but look foreign: it is written in the file's style.
+		restyle = restyle || bytes.HasPrefix(u.Original, []byte("{")) && it.Style&yaml.FlowStyle == 0
+		edits = append(edits, yamledit.Replace(s, e, text))
 		restored = append(restored, restoredEntry{u: u, it: it, text: text})
 		res.Restored = append(res.Restored, u.Name)
 	}
 	if len(edits) == 0 {
 		return cur, res, nil
 	}
-	out, err := apply(cur, edits)
+	out, err := yamledit.Apply(cur, edits)
 	if err == nil {
 		err = verifySplice(d, out, restored)
 	}
-	if err != nil {
+	if err != nil || restyle {
 		// The original text does not fit where the entry is now (a block
 		// entry in a file kubectl or a person made JSON, say): write the
 		// same values in the style of the file as it is now.
@@ -583,8 +589,8 @@ type restoredEntry struct {
 // rerender writes the original entries' values in the current file's own
 // style, as Upsert writes new entries.
 func rerender(d *doc, restored []restoredEntry) ([]byte, error) {
-	var edits []edit
-	_, seq := mapGet(d.root, "users")
+	var edits []yamledit.Edit
+	_, seq := yamledit.MapGet(d.Root, "users")
 	flow := seq.Style&yaml.FlowStyle != 0
 	origs := map[*yaml.Node]any{}
 	for _, r := range restored {
@@ -599,16 +605,17 @@ func rerender(d *doc, restored []restoredEntry) ([]byte, error) {
 		}
 		var text string
 		if flow || r.it.Style&yaml.FlowStyle != 0 {
-			var b strings.Builder
-			colon, comma := d.flowSpacing(d.root)
-			writeJSON(&b, n, "", d.nl, "", colon, comma)
-			text = b.String()
+			colon, comma := d.FlowSpacing(d.Root)
+			text = yamledit.JSON(n, colon, comma)
 		} else {
-			text = emitter{layout: d.detectLayout(), nl: d.nl}.node(n, r.it.Column-1)
+			if n.Style&yaml.FlowStyle != 0 {
+				n = plainCopy(n) // JSON's quotes are not YAML's style
+			}
+			text = yamledit.Emitter{Layout: d.DetectLayout(), NL: d.NL}.Node(n, r.it.Column-1)
 		}
-		edits = append(edits, mkEdit(s, e, text))
+		edits = append(edits, yamledit.Replace(s, e, text))
 	}
-	out, err := apply(d.src, edits)
+	out, err := yamledit.Apply(d.Src, edits)
 	if err != nil {
 		return nil, err
 	}
@@ -637,13 +644,13 @@ func parseResult(d *doc, out []byte) (*doc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: the result does not parse: %w", ErrInPlace, err)
 	}
-	if nd.root == nil {
+	if nd.Root == nil {
 		return nil, fmt.Errorf("%w: the result is empty", ErrInPlace)
 	}
 	if len(nd.userEntries()) != len(d.userEntries()) {
 		return nil, fmt.Errorf("%w: the result has %d users, want %d", ErrInPlace, len(nd.userEntries()), len(d.userEntries()))
 	}
-	if !reflect.DeepEqual(withoutUsers(nd.root), withoutUsers(d.root)) {
+	if !reflect.DeepEqual(withoutUsers(nd.Root), withoutUsers(d.Root)) {
 		return nil, fmt.Errorf("%w: the result differs outside the users list", ErrInPlace)
 	}
 	return nd, nil
@@ -669,13 +676,13 @@ func verifySplice(d *doc, out []byte, restored []restoredEntry) error {
 			if err != nil {
 				return err
 			}
-			want = string(d.src[s:e])
+			want = string(d.Src[s:e])
 		}
 		s, e, err := nd.entrySpan(u)
 		if err != nil {
 			return err
 		}
-		if string(nd.src[s:e]) != want {
+		if string(nd.Src[s:e]) != want {
 			return fmt.Errorf("%w: user entry %d does not read as spliced", ErrInPlace, i+1)
 		}
 	}
@@ -694,41 +701,14 @@ func withoutUsers(root *yaml.Node) any {
 	return out
 }
 
-// reindent moves every line of text after the first by delta columns, so
-// that an entry written at one indentation fits at another.
-func reindent(text []byte, delta int) string {
-	if delta == 0 {
-		return string(text)
-	}
-	lines := strings.SplitAfter(string(text), "\n")
-	for i := 1; i < len(lines); i++ {
-		l := lines[i]
-		if strings.TrimSpace(l) == "" {
-			continue
-		}
-		if delta > 0 {
-			lines[i] = strings.Repeat(" ", delta) + l
-		} else {
-			lead := len(l) - len(strings.TrimLeft(l, " "))
-			lines[i] = l[min(lead, -delta):]
-		}
-	}
-	return strings.Join(lines, "")
-}
-
 // entryNode parses the text of one user entry on its own. Its first line
-// was cut at column col: put that indentation back for the rest to fit.
+// was cut at column col.
 func entryNode(text []byte, col int) (*yaml.Node, error) {
-	var n yaml.Node
-	// The span ends where the entry's last value does, before the line
-	// break that a block scalar there needs to read as it does in the file.
-	if err := yaml.Unmarshal(slices.Concat(bytes.Repeat([]byte(" "), col), text, []byte("\n")), &n); err != nil {
-		return nil, err
+	n, err := yamledit.ParseMapping(text, col)
+	if err != nil {
+		return nil, fmt.Errorf("not a user entry: %w", err)
 	}
-	if n.Kind != yaml.DocumentNode || len(n.Content) != 1 || n.Content[0].Kind != yaml.MappingNode {
-		return nil, errors.New("not a user entry")
-	}
-	return n.Content[0], nil
+	return n, nil
 }
 
 func entryValue(text []byte, col int) (any, error) {
@@ -755,7 +735,7 @@ func normalize(n *yaml.Node) any {
 	case yaml.AliasNode:
 		return normalize(n.Alias)
 	case yaml.ScalarNode:
-		if isNull(n) {
+		if yamledit.IsNull(n) {
 			return nil
 		}
 		return n.Value
@@ -785,7 +765,7 @@ func isZero(n *yaml.Node) bool {
 	}
 	switch n.Kind {
 	case yaml.ScalarNode:
-		return isNull(n) || n.Value == "" || n.Tag == "!!bool" && strings.EqualFold(n.Value, "false")
+		return yamledit.IsNull(n) || n.Value == "" || n.Tag == "!!bool" && strings.EqualFold(n.Value, "false")
 	case yaml.SequenceNode, yaml.MappingNode:
 		return len(n.Content) == 0
 	}

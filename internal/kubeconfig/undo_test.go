@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/ekstoken/ekstoken/internal/yamledit"
 	"github.com/google/go-cmp/cmp"
 	"gopkg.in/yaml.v3"
 )
@@ -203,13 +204,13 @@ func TestUndoAfterKubectlRewrote(t *testing.T) {
 			}
 			od, _ := parse(src)
 			nd, _ := parse(now)
-			if diff := cmp.Diff(normalize(od.root).(map[string]any)["users"], normalize(gd.root).(map[string]any)["users"]); diff != "" {
+			if diff := cmp.Diff(normalize(od.Root).(map[string]any)["users"], normalize(gd.Root).(map[string]any)["users"]); diff != "" {
 				t.Errorf("users are not the original ones (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(withoutUsers(nd.root), withoutUsers(gd.root)); diff != "" {
+			if diff := cmp.Diff(withoutUsers(nd.Root), withoutUsers(gd.Root)); diff != "" {
 				t.Errorf("the rest is not as kubectl left it (-want +got):\n%s", diff)
 			}
-			if cur, _ := scalarValue(gd.root, "current-context"); cur != "switched" {
+			if cur, _ := yamledit.ScalarValue(gd.Root, "current-context"); cur != "switched" {
 				t.Errorf("current-context %q, want the switch kept", cur)
 			}
 		})
@@ -227,11 +228,11 @@ func TestUndoLeavesEditedUserAlone(t *testing.T) {
 			d, _ := parse(written)
 			edited := users[len(users)/2]
 			it := d.entriesNamed(edited)[0]
-			_, user := mapGet(it, "user")
-			_, ex := mapGet(user, "exec")
-			_, cmdv := mapGet(ex, "command")
-			s := d.start(cmdv)
-			e, err := d.end(cmdv, 0)
+			_, user := yamledit.MapGet(it, "user")
+			_, ex := yamledit.MapGet(user, "exec")
+			_, cmdv := yamledit.MapGet(ex, "command")
+			s := d.Start(cmdv)
+			e, err := d.End(cmdv, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -274,9 +275,9 @@ func TestUndoLeavesEditedUserAlone(t *testing.T) {
 }
 
 func cmdOf(d *doc, user string) string {
-	_, u := mapGet(d.entriesNamed(user)[0], "user")
-	_, ex := mapGet(u, "exec")
-	c, _ := scalarValue(ex, "command")
+	_, u := yamledit.MapGet(d.entriesNamed(user)[0], "user")
+	_, ex := yamledit.MapGet(u, "exec")
+	c, _ := yamledit.ScalarValue(ex, "command")
 	return c
 }
 
@@ -571,10 +572,10 @@ func TestUndoIntoJSON(t *testing.T) {
 			}
 			od, _ := parse(src)
 			nd, _ := parse(now)
-			if diff := cmp.Diff(normalize(od.root).(map[string]any)["users"], normalize(gd.root).(map[string]any)["users"]); diff != "" {
+			if diff := cmp.Diff(normalize(od.Root).(map[string]any)["users"], normalize(gd.Root).(map[string]any)["users"]); diff != "" {
 				t.Errorf("users are not the original ones (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(withoutUsers(nd.root), withoutUsers(gd.root)); diff != "" {
+			if diff := cmp.Diff(withoutUsers(nd.Root), withoutUsers(gd.Root)); diff != "" {
 				t.Errorf("the rest changed (-want +got):\n%s", diff)
 			}
 		})
@@ -583,31 +584,6 @@ func TestUndoIntoJSON(t *testing.T) {
 
 // entriesNamed returns the entries of the users list called name.
 func (d *doc) entriesNamed(name string) []*yaml.Node { return d.usersByName()[name] }
-
-// An entry moved to another column keeps its shape: every line after the
-// first moves with it, blank lines stay blank.
-func TestReindent(t *testing.T) {
-	at := func(col int) string {
-		p := strings.Repeat(" ", col)
-		return "name: a\n" + p + "user:\n" + p + "  token: x\n\n" + p + "  # note\n" + p + "  exec: {args: [a,\n" + p + "    b]}"
-	}
-	for _, tc := range []struct{ from, to int }{{2, 2}, {2, 6}, {6, 2}, {4, 0}, {0, 4}} {
-		got := reindent([]byte(at(tc.from)), tc.to-tc.from)
-		if got != at(tc.to) {
-			t.Errorf("from column %d to %d:\n%q\nwant\n%q", tc.from, tc.to, got, at(tc.to))
-		}
-		var a, b any
-		if err := yaml.Unmarshal([]byte(strings.Repeat(" ", tc.to)+got), &a); err != nil {
-			t.Fatal(err)
-		}
-		if err := yaml.Unmarshal([]byte(strings.Repeat(" ", tc.from)+at(tc.from)), &b); err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(a, b) || a == nil {
-			t.Errorf("from column %d to %d: the entry reads differently: %v, %v", tc.from, tc.to, a, b)
-		}
-	}
-}
 
 // A failure after the kubeconfig was replaced (here: its lock vanished)
 // keeps the record, which is what undoes the change, and says so.

@@ -2,12 +2,12 @@ package kubeconfig
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
 	"strings"
 
+	"github.com/ekstoken/ekstoken/internal/yamledit"
 	"gopkg.in/yaml.v3"
 )
 
@@ -39,9 +39,11 @@ type Exec struct {
 //
 // In a block-style file everything else stays byte for byte: new entries
 // are appended to their lists in the file's indentation style, replaced
-// entries are rewritten in place. A flow-style (JSON) file is written back
-// as JSON with its indentation. An empty src gives a new kubeconfig laid
-// out like the one `aws eks update-kubeconfig` writes.
+// entries are rewritten in place. A flow-style (JSON) file is written out
+// again as block YAML, every key and value kept in its order, as kubectl
+// and `aws eks update-kubeconfig` write a JSON kubeconfig they change. An
+// empty src gives a new kubeconfig laid out like the one the aws CLI
+// writes.
 func Upsert(src []byte, e Entry) ([]byte, error) {
 	out, _, err := UpsertOutcome(src, e)
 	return out, err
@@ -78,29 +80,27 @@ func UpsertOutcome(src []byte, e Entry) ([]byte, Outcome, error) {
 		return nil, Unchanged, err
 	}
 	existed := false
-	if d.root != nil {
-		_, contexts := mapGet(d.root, "contexts")
+	if d.Root != nil {
+		_, contexts := yamledit.MapGet(d.Root, "contexts")
 		existed = findEntry(contexts, e.ContextName) >= 0
 		if e.Exec.InteractiveMode == "" {
-			_, users := mapGet(d.root, "users")
+			_, users := yamledit.MapGet(d.Root, "users")
 			if i := findEntry(users, e.UserName); i >= 0 {
-				_, user := mapGet(users.Content[i], "user")
-				_, ex := mapGet(user, "exec")
-				e.Exec.InteractiveMode, _ = scalarValue(ex, "interactiveMode")
+				_, user := yamledit.MapGet(users.Content[i], "user")
+				_, ex := yamledit.MapGet(user, "exec")
+				e.Exec.InteractiveMode, _ = yamledit.ScalarValue(ex, "interactiveMode")
 			}
 		}
 	}
 	ents := e.nodes()
 	var out []byte
 	switch {
-	case d.root == nil || len(d.root.Content) == 0: // empty, or "{}": nothing to keep
-		out = d.fresh(e, ents)
-	case d.root.Style&yaml.FlowStyle != 0:
-		out, err = d.upsertFlow(e, ents)
+	case d.Root == nil || len(d.Root.Content) == 0 || d.Root.Style&yaml.FlowStyle != 0:
+		out = d.whole(e, ents)
 	default:
 		out, err = d.upsertBlock(e, ents)
 	}
-	var se *spanError
+	var se *yamledit.SpanError
 	if errors.As(err, &se) {
 		return nil, Unchanged, fmt.Errorf("%w: %w", ErrInPlace, se)
 	}
@@ -139,85 +139,97 @@ func (e Entry) nodes() []upsertList {
 	if len(e.Exec.Env) > 0 {
 		var env []any
 		for _, v := range e.Exec.Env {
-			env = append(env, mapNode("name", v.Name, "value", v.Value))
+			env = append(env, yamledit.MapNode("name", v.Name, "value", v.Value))
 		}
-		exec = append(exec, "env", seqNode(env...))
+		exec = append(exec, "env", yamledit.SeqNode(env...))
 	}
 	if e.Exec.InteractiveMode != "" {
 		exec = append(exec, "interactiveMode", e.Exec.InteractiveMode)
 	}
 	return []upsertList{
-		{"clusters", e.ClusterName, mapNode("cluster", mapNode(cluster...), "name", e.ClusterName)},
-		{"contexts", e.ContextName, mapNode("context", mapNode("cluster", e.ClusterName, "user", e.UserName), "name", e.ContextName)},
-		{"users", e.UserName, mapNode("name", e.UserName, "user", mapNode("exec", mapNode(exec...)))},
+		{"clusters", e.ClusterName, yamledit.MapNode("cluster", yamledit.MapNode(cluster...), "name", e.ClusterName)},
+		{"contexts", e.ContextName, yamledit.MapNode("context", yamledit.MapNode("cluster", e.ClusterName, "user", e.UserName), "name", e.ContextName)},
+		{"users", e.UserName, yamledit.MapNode("name", e.UserName, "user", yamledit.MapNode("exec", yamledit.MapNode(exec...)))},
 	}
 }
 
-// toNode builds yaml nodes from strings, string slices and nodes.
-func toNode(v any) *yaml.Node {
-	switch v := v.(type) {
-	case *yaml.Node:
-		return v
-	case string:
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v}
-	case []string:
-		var items []any
-		for _, s := range v {
-			items = append(items, s)
+// whole writes the kubeconfig out as a whole, laid out as the aws CLI
+// writes one, with e's entries upserted. It serves an empty src (whose
+// comments, if any, are kept above) and a flow-style one (JSON), which
+// kubectl and the aws CLI also write back as block YAML when they change
+// it: every key and value stays, in its order, but not the file's JSON
+// form, its layout or comments inside it.
+func (d *doc) whole(e Entry, ents []upsertList) []byte {
+	var root *yaml.Node
+	if d.Root == nil || len(d.Root.Content) == 0 {
+		current := ""
+		if e.SetCurrent {
+			current = e.ContextName
 		}
-		return seqNode(items...)
+		root = yamledit.MapNode(
+			"apiVersion", "v1",
+			"clusters", yamledit.SeqNode(),
+			"contexts", yamledit.SeqNode(),
+			"current-context", current,
+			"kind", "Config",
+			"preferences", &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"},
+			"users", yamledit.SeqNode(),
+		)
+	} else {
+		// A copy: verifyUpsert compares the result with d.Root as it was.
+		root = plainCopy(d.Root)
 	}
-	panic(fmt.Sprintf("toNode: %T", v))
-}
-
-func mapNode(kv ...any) *yaml.Node {
-	n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-	for _, v := range kv {
-		n.Content = append(n.Content, toNode(v))
+	for _, l := range ents {
+		k, seq := yamledit.MapGet(root, l.key)
+		switch i := findEntry(seq, l.name); {
+		case k == nil:
+			root.Content = append(root.Content, yamledit.MapNode(l.key, yamledit.SeqNode(l.node)).Content...)
+		case seq.Kind != yaml.SequenceNode: // null
+			*seq = *yamledit.SeqNode(l.node)
+		case i >= 0:
+			seq.Content[i] = l.node
+		default:
+			seq.Content = append(seq.Content, l.node)
+		}
 	}
-	return n
-}
-
-func seqNode(items ...any) *yaml.Node {
-	n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
-	for _, v := range items {
-		n.Content = append(n.Content, toNode(v))
-	}
-	return n
-}
-
-// fresh is a new kubeconfig with e's entries, laid out as the aws CLI
-// writes one. Comments in an otherwise empty src are kept above it.
-func (d *doc) fresh(e Entry, ents []upsertList) []byte {
-	current := ""
 	if e.SetCurrent {
-		current = e.ContextName
+		cur := yamledit.MapNode("current-context", e.ContextName)
+		if k, v := yamledit.MapGet(root, "current-context"); k == nil {
+			root.Content = append(root.Content, cur.Content...)
+		} else {
+			*v = *cur.Content[1]
+		}
 	}
-	root := mapNode(
-		"apiVersion", "v1",
-		"clusters", seqNode(ents[0].node),
-		"contexts", seqNode(ents[1].node),
-		"current-context", current,
-		"kind", "Config",
-		"preferences", &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"},
-		"users", seqNode(ents[2].node),
-	)
-	em := emitter{layout: layout{mapStep: 2}, nl: d.nl}
-	text := em.node(root, 0) + d.nl
+	em := yamledit.Emitter{Layout: yamledit.Layout{MapStep: 2}, NL: d.NL}
+	text := em.Node(root, 0) + d.NL
 	var prefix []byte
 	onlyComments := true
-	for _, l := range strings.Split(string(d.src), "\n") {
+	for _, l := range strings.Split(string(d.Src), "\n") {
 		if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "#") {
 			onlyComments = false
 		}
 	}
-	if onlyComments && len(bytes.TrimSpace(d.src)) > 0 {
-		prefix = d.src
+	if onlyComments && len(bytes.TrimSpace(d.Src)) > 0 {
+		prefix = d.Src
 		if !bytes.HasSuffix(prefix, []byte("\n")) {
-			prefix = append(append([]byte{}, prefix...), d.nl...)
+			prefix = append(append([]byte{}, prefix...), d.NL...)
 		}
 	}
 	return append(append([]byte{}, prefix...), text...)
+}
+
+// plainCopy is a deep copy of n with every scalar unquoted: the emitter
+// quotes what needs it, and YAML's plain style is what the aws CLI writes.
+func plainCopy(n *yaml.Node) *yaml.Node {
+	c := *n
+	if c.Kind == yaml.ScalarNode {
+		c.Style = 0
+	}
+	c.Content = make([]*yaml.Node, len(n.Content))
+	for i, it := range n.Content {
+		c.Content[i] = plainCopy(it)
+	}
+	return &c
 }
 
 func findEntry(seq *yaml.Node, name string) int {
@@ -225,91 +237,77 @@ func findEntry(seq *yaml.Node, name string) int {
 		return -1
 	}
 	for i, it := range seq.Content {
-		if n, ok := scalarValue(it, "name"); ok && n == name {
+		if n, ok := yamledit.ScalarValue(it, "name"); ok && n == name {
 			return i
 		}
 	}
 	return -1
 }
 
-// sameNode reports whether two nodes hold the same data, formatting aside.
-func sameNode(a, b *yaml.Node) bool {
-	var va, vb any
-	if a.Decode(&va) != nil || b.Decode(&vb) != nil {
-		return false
-	}
-	return reflect.DeepEqual(va, vb)
-}
-
 func (d *doc) upsertBlock(e Entry, ents []upsertList) ([]byte, error) {
-	lay := d.detectLayout()
-	em := emitter{layout: lay, nl: d.nl}
-	root := d.root
+	lay := d.DetectLayout()
+	em := yamledit.Emitter{Layout: lay, NL: d.NL}
+	root := d.Root
 	rootInd := root.Content[0].Column - 1
 	lk, lv := root.Content[len(root.Content)-2], root.Content[len(root.Content)-1]
-	rootEnd, err := d.end(lv, lk.Column-1)
+	rootEnd, err := d.ValueEnd(lk, lv)
 	if err != nil {
 		return nil, err
 	}
-	if isNull(lv) && lv.Value == "" {
-		if rootEnd, err = d.afterColon(lk); err != nil {
-			return nil, err
-		}
-	}
-	rootEnd = d.eol(rootEnd)
+	rootEnd = d.EOL(rootEnd)
 	pad := func(n int) string { return strings.Repeat(" ", n) }
 	// list renders items as a block list under a key at indentation ind.
 	list := func(items []*yaml.Node, ind int) string {
 		var b strings.Builder
 		for _, it := range items {
-			b.WriteString(d.nl + pad(ind+lay.seqIndent) + "- " + em.node(it, ind+lay.seqIndent+2))
+			b.WriteString(d.NL + pad(ind+lay.SeqIndent) + "- " + em.Node(it, ind+lay.SeqIndent+2))
 		}
 		return b.String()
 	}
-	var edits []edit
+	var edits []yamledit.Edit
 	for _, l := range ents {
-		k, seq := mapGet(root, l.key)
+		k, seq := yamledit.MapGet(root, l.key)
 		switch {
 		case k == nil:
-			edits = append(edits, lateEdit(rootEnd, rootEnd, d.nl+pad(rootInd)+l.key+":"+list([]*yaml.Node{l.node}, rootInd)))
+			edits = append(edits, yamledit.InsertLast(rootEnd, d.NL+pad(rootInd)+l.key+":"+list([]*yaml.Node{l.node}, rootInd)))
 		case seq.Kind == yaml.SequenceNode && seq.Style&yaml.FlowStyle == 0:
-			if err := checkPlain(seq); err != nil {
+			if err := yamledit.CheckPlain(seq); err != nil {
 				return nil, err
 			}
 			prefix := "- "
-			if p := string(d.src[d.start(seq):d.start(seq.Content[0])]); !strings.ContainsAny(p, "\r\n") {
+			if p := string(d.Src[d.Start(seq):d.Start(seq.Content[0])]); !strings.ContainsAny(p, "\r\n") {
 				prefix = p
 			}
 			ind := seq.Column - 1 + len(prefix)
 			if i := findEntry(seq, l.name); i >= 0 {
 				it := seq.Content[i]
-				if sameNode(it, l.node) {
+				if yamledit.SameNode(it, l.node) {
 					continue
 				}
-				if err := checkPlain(it); err != nil {
+				if err := yamledit.CheckPlain(it); err != nil {
 					return nil, err
 				}
-				end, err := d.end(it, seq.Column-1)
+				end, err := d.End(it, seq.Column-1)
 				if err != nil {
 					return nil, err
 				}
-				edits = append(edits, mkEdit(d.start(it), end, em.node(l.node, it.Column-1)))
+				edits = append(edits, yamledit.Replace(d.Start(it), end, em.Node(l.node, it.Column-1)))
 				continue
 			}
 			last := seq.Content[len(seq.Content)-1]
-			end, err := d.end(last, seq.Column-1)
+			end, err := d.End(last, seq.Column-1)
 			if err != nil {
 				return nil, err
 			}
-			at := d.eol(end)
-			edits = append(edits, mkEdit(at, at, d.nl+pad(seq.Column-1)+prefix+em.node(l.node, ind)))
+			at := d.EOL(end)
+			edits = append(edits, yamledit.Replace(at, at, d.NL+pad(seq.Column-1)+prefix+em.Node(l.node, ind)))
 		default:
 			// null, [] or a flow list: rewrite the value as a block list.
 			items := []*yaml.Node{}
 			replaced := false
 			if seq.Kind == yaml.SequenceNode {
 				for _, it := range seq.Content {
-					if n, _ := scalarValue(it, "name"); n == l.name && !replaced {
+					if n, _ := yamledit.ScalarValue(it, "name"); n == l.name && !replaced {
 						it, replaced = l.node, true
 					}
 					items = append(items, it)
@@ -318,165 +316,34 @@ func (d *doc) upsertBlock(e Entry, ents []upsertList) ([]byte, error) {
 			if !replaced {
 				items = append(items, l.node)
 			}
-			start, err := d.afterColon(k)
+			start, err := d.AfterColon(k)
 			if err != nil {
 				return nil, err
 			}
-			end, err := d.end(seq, k.Column-1)
+			end, err := d.End(seq, k.Column-1)
 			if err != nil {
 				return nil, err
 			}
 			end = max(end, start)
-			edits = append(edits, mkEdit(start, end, list(items, k.Column-1)))
+			edits = append(edits, yamledit.Replace(start, end, list(items, k.Column-1)))
 		}
 	}
 	if e.SetCurrent {
-		k, v := mapGet(root, "current-context")
+		k, v := yamledit.MapGet(root, "current-context")
 		switch {
 		case k == nil:
-			edits = append(edits, lateEdit(rootEnd, rootEnd, d.nl+pad(rootInd)+"current-context: "+scalar(e.ContextName, plainQ, false)))
+			edits = append(edits, yamledit.InsertLast(rootEnd, d.NL+pad(rootInd)+"current-context: "+yamledit.Scalar(e.ContextName, yamledit.Plain, false)))
 		case v.Kind != yaml.ScalarNode:
-			return nil, &ParseError{Line: v.Line, Msg: "current-context must be a string, found " + kindName(v)}
-		case isNull(v) || v.Value != e.ContextName:
-			ed, err := d.replaceScalar(v, k, e.ContextName, false)
+			return nil, &ParseError{Line: v.Line, Msg: "current-context must be a string, found " + yamledit.KindName(v)}
+		case yamledit.IsNull(v) || v.Value != e.ContextName:
+			ed, err := d.ReplaceScalar(v, k, e.ContextName, false)
 			if err != nil {
 				return nil, err
 			}
 			edits = append(edits, ed)
 		}
 	}
-	return apply(d.src, edits)
-}
-
-// upsertFlow splices e's entries into a flow-style (JSON) kubeconfig,
-// written as JSON in the file's indentation; the rest stays byte for byte.
-func (d *doc) upsertFlow(e Entry, ents []upsertList) ([]byte, error) {
-	root := d.root
-	// The indentation unit is what the second line starts with; a
-	// one-line file stays on one line.
-	unit := ""
-	if len(d.lines) > 1 {
-		l2 := string(d.src[d.lines[1]:d.eol(d.lines[1])])
-		unit = l2[:len(l2)-len(strings.TrimLeft(l2, " \t"))]
-		if unit == "" {
-			unit = "  "
-		}
-	}
-	colon, comma := d.flowSpacing(root)
-	render := func(n *yaml.Node, base string) string {
-		var b strings.Builder
-		writeJSON(&b, n, unit, d.nl, base, colon, comma)
-		return b.String()
-	}
-	// baseOf is the indentation of the line holding node n.
-	baseOf := func(n *yaml.Node) string { return strings.Repeat(" ", d.indentOf(d.start(n))) }
-	// sepAfter separates a new element from the one before it, n.
-	sepAfter := func(n *yaml.Node, parentLine int) string {
-		if unit == "" || n.Line == parentLine {
-			return comma
-		}
-		return "," + d.nl + baseOf(n)
-	}
-	jsonString := func(s string) string { return scalar(s, doubleQ, true) }
-
-	lk, lv := root.Content[len(root.Content)-2], root.Content[len(root.Content)-1]
-	rootEnd, err := d.end(lv, 0)
-	if err != nil {
-		return nil, err
-	}
-	var edits []edit
-	for _, l := range ents {
-		k, seq := mapGet(root, l.key)
-		switch {
-		case k == nil:
-			edits = append(edits, lateEdit(rootEnd, rootEnd, sepAfter(lk, root.Line)+jsonString(l.key)+colon+render(seqNode(l.node), baseOf(lk))))
-		case seq.Kind != yaml.SequenceNode || len(seq.Content) == 0:
-			end, err := d.end(seq, 0)
-			if err != nil {
-				return nil, err
-			}
-			edits = append(edits, mkEdit(d.start(seq), end, render(seqNode(l.node), baseOf(k))))
-		default:
-			if i := findEntry(seq, l.name); i >= 0 {
-				it := seq.Content[i]
-				if sameNode(it, l.node) {
-					continue
-				}
-				if err := checkPlain(it); err != nil {
-					return nil, err
-				}
-				end, err := d.end(it, 0)
-				if err != nil {
-					return nil, err
-				}
-				edits = append(edits, mkEdit(d.start(it), end, render(l.node, baseOf(it))))
-				continue
-			}
-			last := seq.Content[len(seq.Content)-1]
-			end, err := d.end(last, 0)
-			if err != nil {
-				return nil, err
-			}
-			edits = append(edits, mkEdit(end, end, sepAfter(last, seq.Line)+render(l.node, baseOf(last))))
-		}
-	}
-	if e.SetCurrent {
-		k, v := mapGet(root, "current-context")
-		switch {
-		case k == nil:
-			edits = append(edits, lateEdit(rootEnd, rootEnd, sepAfter(lk, root.Line)+jsonString("current-context")+colon+jsonString(e.ContextName)))
-		case v.Kind != yaml.ScalarNode || isNull(v) || v.Value != e.ContextName:
-			end, err := d.end(v, 0)
-			if err != nil {
-				return nil, err
-			}
-			edits = append(edits, mkEdit(d.start(v), end, jsonString(e.ContextName)))
-		}
-	}
-	return apply(d.src, edits)
-}
-
-// writeJSON writes n as JSON. With an indentation unit, nested lines start
-// with base plus one unit per level; without one, all is on one line.
-func writeJSON(b *strings.Builder, n *yaml.Node, unit, nl, base, colon, comma string) {
-	switch n.Kind {
-	case yaml.AliasNode:
-		writeJSON(b, n.Alias, unit, nl, base, colon, comma)
-	case yaml.ScalarNode:
-		var v any
-		if n.Tag != "!!str" && n.Decode(&v) == nil {
-			if j, err := json.Marshal(v); err == nil {
-				b.Write(j)
-				return
-			}
-		}
-		b.WriteString(scalar(n.Value, doubleQ, true))
-	case yaml.MappingNode, yaml.SequenceNode:
-		open, close, step := "[", "]", 1
-		if n.Kind == yaml.MappingNode {
-			open, close, step = "{", "}", 2
-		}
-		b.WriteString(open)
-		for i := 0; i < len(n.Content); i += step {
-			switch {
-			case unit != "":
-				if i > 0 {
-					b.WriteString(",")
-				}
-				b.WriteString(nl + base + unit)
-			case i > 0:
-				b.WriteString(comma)
-			}
-			if step == 2 {
-				b.WriteString(scalar(n.Content[i].Value, doubleQ, true) + colon)
-			}
-			writeJSON(b, n.Content[i+step-1], unit, nl, base+unit, colon, comma)
-		}
-		if unit != "" && len(n.Content) > 0 {
-			b.WriteString(nl + base)
-		}
-		b.WriteString(close)
-	}
+	return yamledit.Apply(d.Src, edits)
 }
 
 // verifyUpsert checks that out is src with exactly e's entries upserted.
@@ -484,7 +351,7 @@ func verifyUpsert(d *doc, out []byte, e Entry, ents []upsertList) error {
 	// The tree parse already built, rather than a second parse of src: a
 	// kubeconfig of thousands of entries costs a second or more to parse.
 	want := map[string]any{}
-	if d.root == nil || d.root.Decode(&want) != nil || len(want) == 0 {
+	if d.Root == nil || d.Root.Decode(&want) != nil || len(want) == 0 {
 		want = map[string]any{"apiVersion": "v1", "kind": "Config", "preferences": map[string]any{}, "current-context": ""}
 	}
 	for _, l := range ents {
@@ -516,96 +383,4 @@ func verifyUpsert(d *doc, out []byte, e Entry, ents []upsertList) error {
 		return fmt.Errorf("%w: the result would differ in more than the three entries; nothing was changed", ErrInPlace)
 	}
 	return nil
-}
-
-// layout is the indentation style of a block-style file.
-type layout struct {
-	mapStep   int // columns a nested mapping is indented under its key
-	seqIndent int // columns a list's dashes are indented under its key
-}
-
-func (d *doc) detectLayout() layout {
-	lay := layout{mapStep: -1, seqIndent: -1}
-	var walk func(n *yaml.Node)
-	walk = func(n *yaml.Node) {
-		if n.Style&yaml.FlowStyle != 0 {
-			return
-		}
-		if n.Kind == yaml.MappingNode {
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, v := n.Content[i], n.Content[i+1]
-				if v.Style&yaml.FlowStyle == 0 && len(v.Content) > 0 && v.Line > k.Line {
-					switch {
-					case v.Kind == yaml.MappingNode && lay.mapStep < 0:
-						lay.mapStep = v.Column - k.Column
-					case v.Kind == yaml.SequenceNode && lay.seqIndent < 0:
-						lay.seqIndent = v.Column - k.Column
-					}
-				}
-			}
-		}
-		for _, c := range n.Content {
-			walk(c)
-		}
-	}
-	walk(d.root)
-	if lay.mapStep <= 0 {
-		lay.mapStep = 2
-	}
-	if lay.seqIndent < 0 {
-		lay.seqIndent = 0
-	}
-	return lay
-}
-
-// emitter writes yaml nodes in block style.
-type emitter struct {
-	layout
-	nl string
-}
-
-// node renders n for a position at column ind whose first line is already
-// indented: later lines get the indentation.
-func (em emitter) node(n *yaml.Node, ind int) string {
-	pad := func(n int) string { return strings.Repeat(" ", n) }
-	switch n.Kind {
-	case yaml.AliasNode:
-		return em.node(n.Alias, ind)
-	case yaml.ScalarNode:
-		if n.Tag != "!!str" && n.Tag != "" && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
-			return n.Value
-		}
-		return scalar(n.Value, quotingOf(n), false)
-	case yaml.SequenceNode:
-		if len(n.Content) == 0 {
-			return "[]"
-		}
-		var parts []string
-		for _, it := range n.Content {
-			parts = append(parts, "- "+em.node(it, ind+2))
-		}
-		return strings.Join(parts, em.nl+pad(ind))
-	case yaml.MappingNode:
-		if len(n.Content) == 0 {
-			return "{}"
-		}
-		var b strings.Builder
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if i > 0 {
-				b.WriteString(em.nl + pad(ind))
-			}
-			b.WriteString(scalar(k.Value, quotingOf(k), false) + ":")
-			switch {
-			case v.Kind == yaml.MappingNode && len(v.Content) > 0:
-				b.WriteString(em.nl + pad(ind+em.mapStep) + em.node(v, ind+em.mapStep))
-			case v.Kind == yaml.SequenceNode && len(v.Content) > 0:
-				b.WriteString(em.nl + pad(ind+em.seqIndent) + em.node(v, ind+em.seqIndent))
-			default:
-				b.WriteString(" " + em.node(v, ind))
-			}
-		}
-		return b.String()
-	}
-	return ""
 }

@@ -151,8 +151,8 @@ func TestUpsertGolden(t *testing.T) {
 					t.Errorf("second Upsert of %s changed the file:\n%s", e.ClusterName, Diff(name, out, again))
 				}
 			}
-			if strings.HasSuffix(name, ".json") && !jsonValid(out) {
-				t.Errorf("JSON in, not JSON out:\n%s", out)
+			if strings.HasSuffix(name, ".json") && (jsonValid(out) || bytes.Contains(out, []byte("{\"")) || !bytes.HasPrefix(out, []byte("apiVersion: v1\n"))) {
+				t.Errorf("JSON in, not block YAML out, as kubectl and the aws CLI write it:\n%s", out)
 			}
 			// And Rewrite leaves the ekstoken entries alone.
 			if _, changes, err := Rewrite(out, RewriteOptions{Command: "ekstoken", Users: []string{demoARN, "new-user"}}); err != nil || len(changes) != 0 {
@@ -308,49 +308,26 @@ current-context: arn:aws:eks:us-west-2:123456789012:cluster/demo
 	}
 }
 
-// JSON stays JSON, spliced in its own spacing.
+// A JSON (flow-style) kubeconfig is written back as block YAML, as
+// kubectl and the aws CLI write one they change: every key and value
+// stays, in its order (aliases written out in full; comments of a
+// flow-style YAML file are lost, as with kubectl), strings that only quotes keep strings ("true",
+// "1", "", and the key "n", which YAML 1.1 reads as false) stay quoted,
+// and numbers and bools stay what they were.
 func TestUpsertJSONShapes(t *testing.T) {
 	e := Entry{ClusterName: "c", Server: "https://s", Exec: Exec{Command: "ekstoken", Args: []string{"token"}}, SetCurrent: true}
+	const cluster = "- cluster:\n    server: https://s\n  name: c\n"
+	const context = "- context:\n    cluster: c\n    user: c\n  name: c\n"
+	const user = "- name: c\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      args:\n      - token\n      command: ekstoken\n"
 	for _, tc := range []struct{ name, src, want string }{
 		{"missing lists, compact with spaces", `{"apiVersion": "v1", "kind": "Config"}`,
-			`{"apiVersion": "v1", "kind": "Config", "clusters": [{"cluster": {"server": "https://s"}, "name": "c"}], "contexts": [{"context": {"cluster": "c", "user": "c"}, "name": "c"}], "users": [{"name": "c", "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "args": ["token"], "command": "ekstoken"}}}], "current-context": "c"}`},
+			"apiVersion: v1\nkind: Config\nclusters:\n" + cluster + "contexts:\n" + context + "users:\n" + user + "current-context: c\n"},
 		{"null and empty, pretty", "{\n    \"clusters\": null,\n    \"contexts\": [],\n    \"current-context\": null,\n    \"users\": [\n        {\"name\": \"other\", \"user\": {}}\n    ]\n}\n",
-			`{
-    "clusters": [
-        {
-            "cluster": {
-                "server": "https://s"
-            },
-            "name": "c"
-        }
-    ],
-    "contexts": [
-        {
-            "context": {
-                "cluster": "c",
-                "user": "c"
-            },
-            "name": "c"
-        }
-    ],
-    "current-context": "c",
-    "users": [
-        {"name": "other", "user": {}},
-        {
-            "name": "c",
-            "user": {
-                "exec": {
-                    "apiVersion": "client.authentication.k8s.io/v1beta1",
-                    "args": [
-                        "token"
-                    ],
-                    "command": "ekstoken"
-                }
-            }
-        }
-    ]
-}
-`},
+			"clusters:\n" + cluster + "contexts:\n" + context + "current-context: c\nusers:\n- name: other\n  user: {}\n" + user},
+		{"scalars of every kind", `{"preferences": {"colors": true}, "apiVersion": "v1", "extensions": [{"name": "x", "extension": {"n": 1, "s": "1", "t": "true", "e": "", "z": null, "c": "a: b"}}], "users": [], "current-context": "c"}`,
+			"preferences:\n  colors: true\napiVersion: v1\nextensions:\n- name: x\n  extension:\n    \"n\": 1\n    s: \"1\"\n    t: \"true\"\n    e: \"\"\n    z: null\n    c: \"a: b\"\nusers:\n" + user + "current-context: c\nclusters:\n" + cluster + "contexts:\n" + context},
+		{"flow YAML with comments, an anchor and aliases", "# mine\n{apiVersion: v1, # the version\n prefs: &p {a: b}, other: *p, many: [*p, *p], kind: Config}\n",
+			"apiVersion: v1\nprefs:\n  a: b\nother:\n  a: b\nmany:\n- a: b\n- a: b\nkind: Config\nclusters:\n" + cluster + "contexts:\n" + context + "users:\n" + user + "current-context: c\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Upsert([]byte(tc.src), e)
@@ -360,8 +337,17 @@ func TestUpsertJSONShapes(t *testing.T) {
 			if string(got) != tc.want {
 				t.Errorf("got:\n%s\ndiff:\n%s", got, Diff(tc.name, []byte(tc.want), got))
 			}
-			if !jsonValid(got) {
-				t.Error("not JSON")
+			var before, after map[string]any
+			if err := yaml.Unmarshal([]byte(tc.src), &before); err != nil {
+				t.Fatal(err)
+			}
+			if err := yaml.Unmarshal(got, &after); err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range before {
+				if k != "clusters" && k != "contexts" && k != "users" && k != "current-context" && !cmp.Equal(v, after[k]) {
+					t.Errorf("%s: %v became %v", k, v, after[k])
+				}
 			}
 			again, err := Upsert(got, e)
 			if err != nil || !bytes.Equal(again, got) {

@@ -114,6 +114,7 @@ func run(ctx context.Context, env Env, o Input, files []string) error {
 		opts := kubeconfig.RewriteOptions{
 			Command:         command,
 			ProfileNeedsMFA: func(p string) bool { return profileNeedsMFA(ctx, env, p) },
+			RegionKnown:     func(p string) bool { return regionKnown(ctx, env, p) },
 			Skipped: func(user, reason string) {
 				if reason == kubeconfig.AlreadyBare && command != kubectllookup.BinaryName {
 					// An earlier setup wrote the bare name; kubectl will not find it.
@@ -144,7 +145,7 @@ func run(ctx context.Context, env Env, o Input, files []string) error {
 			fmt.Fprintf(env.Stderr, "%s: %s\n", path, strings.ReplaceAll(ch.String(), "\n", "\n"+strings.Repeat(" ", len(path)+2)))
 		}
 		if o.DryRun {
-			fmt.Fprint(env.Stdout, kubeconfig.Diff(path, src, out))
+			fmt.Fprint(env.Stdout, kubeconfig.RedactedDiff(path, src, out))
 			continue
 		}
 		users := make([]string, len(changes))
@@ -313,6 +314,20 @@ func nameList(names []string) string {
 		q = append(q, fmt.Sprintf("and %d more", len(names)-most))
 	}
 	return strings.Join(q, ", ")
+}
+
+// regionKnown reports whether a region will be found for an AWS profile
+// (or the default one) when kubectl runs ekstoken in this environment.
+func regionKnown(ctx context.Context, env Env, profile string) bool {
+	if env.Getenv("AWS_REGION") != "" || env.Getenv("AWS_DEFAULT_REGION") != "" {
+		return true
+	}
+	if profile == "" {
+		profile = firstNonEmpty(env.Getenv("AWS_PROFILE"), env.Getenv("AWS_DEFAULT_PROFILE"))
+	}
+	cfgFile := firstNonEmpty(env.Getenv("AWS_CONFIG_FILE"), filepath.Join(env.Home, ".aws", "config"))
+	credFile := firstNonEmpty(env.Getenv("AWS_SHARED_CREDENTIALS_FILE"), filepath.Join(env.Home, ".aws", "credentials"))
+	return awsauth.ProfileRegion(ctx, profile, cfgFile, credFile) != ""
 }
 
 // profileNeedsMFA reports whether an AWS profile (or the default one)

@@ -38,6 +38,13 @@ func Sign(ctx context.Context, cfg aws.Config, creds aws.Credentials, clusterID 
 	}
 	client := sts.NewFromConfig(cfg, func(o *sts.Options) {
 		o.BaseEndpoint = nil
+		// A FIPS pseudo-region names the FIPS host of the real region,
+		// which the scope must name (docs/token.md#partitions); the SDK
+		// would sign for the pseudo-region itself.
+		if real, fips := token.SigningRegion(cfg.Region); fips {
+			o.Region = real
+			o.EndpointOptions.UseFIPSEndpoint = aws.FIPSEndpointStateEnabled
+		}
 		o.Credentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil })
 	})
 	presigned, err := sts.NewPresignClient(client).PresignGetCallerIdentity(ctx, &sts.GetCallerIdentityInput{},

@@ -105,6 +105,11 @@ func TestSignEndpointsVectorV3(t *testing.T) {
 			"sts-fips.us-east-1.amazonaws.com", "us-east-1", "da954e583e5d1442da29c21cfa7d52267a106fce423a057a089b0c0f8d46aa76"},
 		{"dual-stack", "us-east-1", []func(*config.LoadOptions) error{config.WithUseDualStackEndpoint(aws.DualStackEndpointStateEnabled)},
 			"sts.us-east-1.api.aws", "us-east-1", "90de17e92888b06e5d5ec8ae338e9991a3c322b9095bde70310d448eedcd640d"},
+		// FIPS pseudo-regions, as the aws CLI takes them: the FIPS host
+		// of the real region, whose name the scope carries.
+		{"fips pseudo-region suffix", "us-east-1-fips", nil, "sts-fips.us-east-1.amazonaws.com", "us-east-1", "da954e583e5d1442da29c21cfa7d52267a106fce423a057a089b0c0f8d46aa76"},
+		{"fips pseudo-region prefix", "fips-us-east-1", nil, "sts-fips.us-east-1.amazonaws.com", "us-east-1", "da954e583e5d1442da29c21cfa7d52267a106fce423a057a089b0c0f8d46aa76"},
+		{"govcloud fips pseudo-region", "us-gov-west-1-fips", nil, "sts.us-gov-west-1.amazonaws.com", "us-gov-west-1", "0f7af9d8a18aa2e2162bf00e5b31c52e07c17902c968c4f5d703a98ef50eb93b"},
 		{"iso", "us-iso-east-1", nil, "sts.us-iso-east-1.c2s.ic.gov", "us-iso-east-1", "afb77a3c56e4b3bc11655b489aace2965c9f992532ff9eb1c523d123281291c4"},
 		{"iso-e", "eu-isoe-west-1", nil, "sts.eu-isoe-west-1.cloud.adc-e.uk", "eu-isoe-west-1", "9409ac67b49214388ffac9e8d216fdd56b02a376f5831c00b49de73a54a40904"},
 	}

@@ -162,3 +162,31 @@ func isKeyID(s string) bool {
 	}
 	return true
 }
+
+// SigningRegion is the region a token for region is signed for, and
+// whether region asks for the FIPS endpoint. The aws CLI and the SDK accept
+// pseudo-regions: FIPS ones ("fips-us-east-1", "us-east-1-fips",
+// "us-gov-west-1-fips") name the FIPS host of the real region, and the
+// global ones ("aws-global" and its partition variants) the global STS
+// host, which signs for the partition's first region. STS refuses a
+// credential scope that names a pseudo-region.
+func SigningRegion(region string) (signing string, fips bool) {
+	switch region {
+	case "aws-global":
+		return "us-east-1", false
+	case "aws-cn-global":
+		return "cn-north-1", false
+	case "aws-us-gov-global":
+		return "us-gov-west-1", false
+	}
+	if before, after, ok := strlite.Cut(region, "-fips-"); ok {
+		return before + "-" + after, true
+	}
+	if rest, ok := strlite.CutPrefix(region, "fips-"); ok {
+		return rest, true
+	}
+	if strlite.HasSuffix(region, "-fips") {
+		return region[:len(region)-len("-fips")], true
+	}
+	return region, false
+}

@@ -76,10 +76,12 @@ func (e Entry) checkToken(id Identity) string {
 	if err != nil {
 		return err.Error()
 	}
+	entryRegion, _ := token.SigningRegion(e.Region)
+	asked, _ := token.SigningRegion(id.Region)
 	switch {
-	case c.Region == "" || c.Region != e.Region:
+	case c.Region == "" || c.Region != entryRegion:
 		return "token signed for region \"" + c.Region + "\", entry says \"" + e.Region + "\""
-	case id.Region != "" && c.Region != id.Region:
+	case id.Region != "" && c.Region != asked:
 		return "token signed for region \"" + c.Region + "\", not \"" + id.Region + "\""
 	case id.EnvKeys() && c.AccessKeyID != id.AccessKeyID:
 		return "token signed with another key than the environment's"

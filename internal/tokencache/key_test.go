@@ -183,6 +183,21 @@ func TestLookupComparesIdentity(t *testing.T) {
 		{"no key stored", func() Entry { e := good; e.Key = ""; return e }(), prodEU, false},
 		{"older format", func() Entry { e := good; e.Format = "ekstoken/token/v1"; return e }(), prodEU, false},
 	}
+	// Pseudo-regions: the token is signed for the real region, and hits.
+	for _, pr := range []struct{ asked, signed string }{
+		{"aws-global", "us-east-1"}, {"us-east-1-fips", "us-east-1"}, {"fips-us-east-2", "us-east-2"},
+		{"us-gov-west-1-fips", "us-gov-west-1"}, {"aws-cn-global", "cn-north-1"},
+	} {
+		id := NewIdentity(Request{ClusterName: "prod", Region: pr.asked}, keys("AKIDA"), home)
+		e := NewEntry(id.Key(), testToken("AKIDA", pr.signed))
+		e.Region = pr.asked
+		tests = append(tests, struct {
+			name  string
+			entry Entry
+			ask   Identity
+			hit   bool
+		}{"pseudo-region " + pr.asked, e, id, true})
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			store := cache.Store{Dir: filepath.Join(t.TempDir(), "c")}

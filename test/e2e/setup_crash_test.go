@@ -161,3 +161,56 @@ func TestSetupKilledAnywhere(t *testing.T) {
 	}
 	t.Logf("%d undos killed", killed)
 }
+
+// A kubeconfig that cannot be replaced by rename (a bind mount: EBUSY) is
+// written in place. Killed at any call of that write, it is still one
+// kubectl can load: the original, or the rewrite, maybe followed by blank
+// lines while it is being cut to length. Never the new text with the old
+// one's tail.
+func TestSetupInPlaceKilledAnywhere(t *testing.T) {
+	t.Parallel()
+	strace := testenv.RequireStrace(t)
+	// Flow-style args that the rewrite makes shorter, so that the old
+	// content's tail would outlive a write that is not cut.
+	original := "apiVersion: v1\nkind: Config\nclusters: [{name: c1, cluster: {server: \"https://a.eks.amazonaws.com\"}}]\n" +
+		"contexts: [{name: x, context: {cluster: c1, user: u1}}]\ncurrent-context: x\nusers:\n- name: u1\n  user:\n    exec:\n" +
+		"      apiVersion: client.authentication.k8s.io/v1beta1\n      interactiveMode: Never\n      command: aws\n" +
+		"      args: [--region, eu-west-1, eks, get-token, --cluster-name, prod, --output, json, --profile, a-rather-long-profile-name]\n"
+	var written string
+	{
+		_, env := setupSandbox(t)
+		kc := filepath.Join(t.TempDir(), "config")
+		writeFile(t, kc, original)
+		mustEkstoken(t, env, "setup", "--kubeconfig", kc, "--command", "ekstoken")
+		written = string(readFile(t, kc))
+	}
+	if len(written) >= len(original) {
+		t.Fatalf("the rewrite is not shorter than the original (%d >= %d): this test needs one", len(written), len(original))
+	}
+	killed := 0
+	for _, sys := range []string{"pwrite64", "fsync", "ftruncate", "close"} {
+		for n := 1; n <= 4; n++ {
+			_, env := setupSandbox(t)
+			kc := filepath.Join(t.TempDir(), "config")
+			writeFile(t, kc, original)
+			r := run(t, env, strace, "-f", "-qq", "-o", "/dev/null", "-P", kc,
+				"-e", "inject=rename,renameat,renameat2:error=EBUSY",
+				"-e", fmt.Sprintf("inject=%s:signal=KILL:when=%d", sys, n),
+				ekstokenBin, "setup", "--kubeconfig", kc, "--command", "ekstoken")
+			if r.code() != 0 {
+				killed++
+			}
+			got := strings.TrimRight(string(readFile(t, kc)), "\n")
+			if got != strings.TrimRight(original, "\n") && got != strings.TrimRight(written, "\n") {
+				t.Fatalf("killed at %s #%d (exit %d): the kubeconfig is torn:\n%s\nstderr:\n%s", sys, n, r.code(), readFile(t, kc), r.stderr)
+			}
+			if r.code() == 0 {
+				break
+			}
+		}
+	}
+	if killed == 0 {
+		t.Error("no run was killed: the injection does not reach the in-place write")
+	}
+	t.Logf("%d in-place setups killed", killed)
+}
