@@ -125,6 +125,14 @@ func Resolve(ctx context.Context, o Options) (Result, error) {
 	if o.Region != "" {
 		opts = append(opts, config.WithRegion(o.Region))
 	}
+	// The aws CLI expands a leading ~ in these variables; the SDK reads
+	// them literally. o.ConfigFile and o.CredentialsFile are expanded.
+	if strings.HasPrefix(getenv("AWS_CONFIG_FILE"), "~") && o.ConfigFile != "" {
+		opts = append(opts, config.WithSharedConfigFiles([]string{o.ConfigFile}))
+	}
+	if strings.HasPrefix(getenv("AWS_SHARED_CREDENTIALS_FILE"), "~") && o.CredentialsFile != "" {
+		opts = append(opts, config.WithSharedCredentialsFiles([]string{o.CredentialsFile}))
+	}
 	switch {
 	case o.Profile != "":
 		opts = append(opts, config.WithSharedConfigProfile(o.Profile))

@@ -114,3 +114,25 @@ func writePEM(t *testing.T, der []byte) string {
 	}
 	return path
 }
+
+// AWS_SHARED_CREDENTIALS_FILE=~/alt reads the file under the home
+// directory, as the aws CLI does; the SDK alone reads "~/alt" literally.
+func TestTildeCredentialsFile(t *testing.T) {
+	isolate(t)
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "~/alt")
+	alt := filepath.Join(home, "alt")
+	if err := os.WriteFile(alt, []byte("[default]\naws_access_key_id = AKIDTILDE\naws_secret_access_key = s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Resolve(context.Background(), Options{CredentialsFile: alt, ConfigFile: filepath.Join(home, "config")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Credentials.AccessKeyID != "AKIDTILDE" {
+		t.Errorf("credentials %q, want those of ~/alt", res.Credentials.AccessKeyID)
+	}
+}
