@@ -101,6 +101,10 @@ func run(ctx context.Context, env Env, o Input, files []string) error {
 		}
 		paths, sources[path] = append(paths, path), src
 	}
+	if len(paths) == 0 {
+		return fmt.Errorf("none of the KUBECONFIG files exists (%s): add a cluster with `ekstoken update-kubeconfig --name NAME --region REGION`, or pass --kubeconfig",
+			strings.Join(files, string(os.PathListSeparator)))
+	}
 	limits := limitsFor(env, o, paths, sources)
 	if limits.err != nil {
 		return limits.err
