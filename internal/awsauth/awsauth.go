@@ -120,10 +120,19 @@ func Resolve(ctx context.Context, o Options) (Result, error) {
 					a.Duration = d
 				}
 			}
+			a.Client = withBaseEndpoint(a.Client, generalEndpoint(getenv, shared))
 		}),
 	}
 	if o.Region != "" {
 		opts = append(opts, config.WithRegion(o.Region))
+	}
+	// The aws CLI expands a leading ~ in these variables; the SDK reads
+	// them literally. o.ConfigFile and o.CredentialsFile are expanded.
+	if strings.HasPrefix(getenv("AWS_CONFIG_FILE"), "~") && o.ConfigFile != "" {
+		opts = append(opts, config.WithSharedConfigFiles([]string{o.ConfigFile}))
+	}
+	if strings.HasPrefix(getenv("AWS_SHARED_CREDENTIALS_FILE"), "~") && o.CredentialsFile != "" {
+		opts = append(opts, config.WithSharedCredentialsFiles([]string{o.CredentialsFile}))
 	}
 	switch {
 	case o.Profile != "":
@@ -334,4 +343,40 @@ func Profiles(configFile, credentialsFile string) []string {
 	}
 	slices.Sort(names)
 	return slices.Compact(names)
+}
+
+// generalEndpoint is the endpoint that AWS_ENDPOINT_URL, or the profile's
+// endpoint_url, sets for every service, unless
+// AWS_IGNORE_CONFIGURED_ENDPOINT_URLS turns them off.
+func generalEndpoint(getenv func(string) string, shared func() (config.SharedConfig, error)) string {
+	if isTrue(getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")) {
+		return ""
+	}
+	if u := getenv("AWS_ENDPOINT_URL"); u != "" {
+		return u
+	}
+	if sc, err := shared(); err == nil {
+		return sc.BaseEndpoint
+	}
+	return ""
+}
+
+func isTrue(v string) bool { return strings.EqualFold(v, "true") }
+
+// withBaseEndpoint gives the STS client that assumes a profile's role the
+// general endpoint override. The SDK builds that client before it resolves
+// the overrides, so it honours AWS_ENDPOINT_URL_STS (read by the client
+// itself) but not AWS_ENDPOINT_URL or endpoint_url, which the aws CLI
+// applies to every call.
+func withBaseEndpoint(c stscreds.AssumeRoleAPIClient, endpoint string) stscreds.AssumeRoleAPIClient {
+	client, ok := c.(*sts.Client)
+	if !ok || endpoint == "" {
+		return c
+	}
+	opts := client.Options()
+	if opts.BaseEndpoint != nil {
+		return c // a service-specific override is set, and wins
+	}
+	opts.BaseEndpoint = aws.String(endpoint)
+	return sts.New(opts)
 }

@@ -114,3 +114,56 @@ func writePEM(t *testing.T, der []byte) string {
 	}
 	return path
 }
+
+// AWS_SHARED_CREDENTIALS_FILE=~/alt reads the file under the home
+// directory, as the aws CLI does; the SDK alone reads "~/alt" literally.
+func TestTildeCredentialsFile(t *testing.T) {
+	isolate(t)
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "~/alt")
+	alt := filepath.Join(home, "alt")
+	if err := os.WriteFile(alt, []byte("[default]\naws_access_key_id = AKIDTILDE\naws_secret_access_key = s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Resolve(context.Background(), Options{CredentialsFile: alt, ConfigFile: filepath.Join(home, "config")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Credentials.AccessKeyID != "AKIDTILDE" {
+		t.Errorf("credentials %q, want those of ~/alt", res.Credentials.AccessKeyID)
+	}
+}
+
+// AWS_ENDPOINT_URL (every service's endpoint) reaches the STS client that
+// assumes a profile's role, as it does in the aws CLI; the SDK alone
+// honours only AWS_ENDPOINT_URL_STS there.
+func TestGeneralEndpointAssumesProfileRole(t *testing.T) {
+	isolate(t)
+	var calls int
+	sts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		w.Header().Set("Content-Type", "text/xml")
+		w.Write([]byte(assumeRoleResponse))
+	}))
+	defer sts.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config")
+	if err := os.WriteFile(cfg, []byte("[profile role]\nrole_arn = arn:aws:iam::111122223333:role/r\nsource_profile = base\n\n"+
+		"[profile base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_CONFIG_FILE", cfg)
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_ENDPOINT_URL", sts.URL)
+	res, err := Resolve(context.Background(), Options{Profile: "role", ConfigFile: cfg, CredentialsFile: filepath.Join(dir, "credentials")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Credentials.AccessKeyID != "ASIAASSUMED" || calls != 1 {
+		t.Errorf("credentials %q after %d calls to AWS_ENDPOINT_URL, want the role's after one", res.Credentials.AccessKeyID, calls)
+	}
+}

@@ -235,7 +235,9 @@ func innermost(err error) error {
 // anywhere in err's chain.
 func failedAt(err error, serviceID string) bool {
 	for err != nil {
-		if op, ok := err.(*smithy.OperationError); ok && op.ServiceID == serviceID {
+		// Each link is looked at on its own (errors.As would find only the
+		// outermost operation).
+		if op, ok := err.(*smithy.OperationError); ok && op.ServiceID == serviceID { //nolint:errorlint // see above
 			return true
 		}
 		if multi, ok := err.(interface{ Unwrap() []error }); ok {

@@ -141,6 +141,7 @@ func (s Store) write(name string, v any, durable bool) error {
 	}
 	if statErr == nil {
 		_, _ = s.RemoveStaleTemps(st.ModTime())
+		_, _ = s.RemoveUnused(st.ModTime())
 	}
 	return nil
 }
@@ -244,6 +245,47 @@ func (s Store) Probe(name string) (format string, err error) {
 // file is taken. It returns how many it removed.
 func (s Store) RemoveStaleTemps(now time.Time) (int, error) {
 	return s.removeTemps(func(st fs.FileInfo) bool { return now.Sub(st.ModTime()) >= StaleAfter })
+}
+
+// UnusedAfter is how long an entry may go unwritten before a write sweeps
+// it away. Entries in use are written again at every refresh (a token
+// lives 15 minutes, a role session an hour or a few); one untouched for a
+// day belongs to an identity that is gone: an old session token, a rotated
+// service account token, a cluster deleted. At worst, a credential whose
+// process gives a longer life runs that process once more.
+const UnusedAfter = 24 * time.Hour
+
+// RemoveUnused removes the entries of ekstoken's (name pattern, regular
+// private files of the user's, ekstoken's format) not written for
+// UnusedAfter before now, with their free lock files, so that the cache
+// does not grow with every identity it has ever served. It returns how
+// many it removed.
+func (s Store) RemoveUnused(now time.Time) (int, error) {
+	des, err := os.ReadDir(s.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("list cache: %w", err)
+	}
+	n := 0
+	for _, de := range des {
+		name, ok := cutSuffix(de.Name(), ".json")
+		if !ok || !IsEntryName(name) {
+			continue
+		}
+		st, ok := ours(filepath.Join(s.Dir, de.Name()))
+		if !ok || (runtime.GOOS != "windows" && st.Mode().Perm()&0o077 != 0) || now.Sub(st.ModTime()) < UnusedAfter {
+			continue
+		}
+		if format, err := s.Probe(name); err != nil || !strings.HasPrefix(format, "ekstoken/") {
+			continue
+		}
+		if s.Remove(name) == nil {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // RemoveTemps removes every temp file of ekstoken's in the store, however

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -845,3 +846,39 @@ const (
 	keepN  = "credentials-2123456789abcdef0123456789abcdef0123"
 	otherN = "token-3123456789abcdef0123456789abcdef01234567"
 )
+
+// Every write sweeps away entries of ekstoken's that nobody wrote for a
+// day (identities that are gone), and nothing else: recent entries, files
+// that are not ekstoken's, whatever their age.
+func TestWriteSweepsUnusedEntries(t *testing.T) {
+	s := newStore(t)
+	old := time.Now().Add(-UnusedAfter - time.Hour)
+	stale := "token-" + strings.Repeat("a", 40)
+	recent := "token-" + strings.Repeat("b", 40)
+	for _, n := range []string{stale, recent} {
+		if err := s.Write(n, map[string]string{"format": "ekstoken/token/v2"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chtimes(s.Path(stale), old, old); err != nil {
+		t.Fatal(err)
+	}
+	foreign := filepath.Join(s.Dir, "token-"+strings.Repeat("c", 40)+".json")
+	if err := os.WriteFile(foreign, []byte(`{"format":"someone else's"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(foreign, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write("credentials-"+strings.Repeat("d", 40), map[string]string{"format": "ekstoken/credentials/v2"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(s.Path(stale)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the entry unused for a day is still there: %v", err)
+	}
+	for _, p := range []string{s.Path(recent), foreign} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s was removed: %v", filepath.Base(p), err)
+		}
+	}
+}

@@ -15,9 +15,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/ekstoken/ekstoken/internal/awsauth"
 	"github.com/ekstoken/ekstoken/internal/cache"
@@ -203,9 +205,13 @@ func WriteTable(w io.Writer, items []Item) error {
 	fmt.Fprintln(tw, "KIND\tCLUSTER\tREGION\tPROFILE / ROLE\tKEY ID\tEXPIRES IN\tCAPPED BY CREDENTIALS\tFILE")
 	for _, it := range items {
 		if it.Kind == KindUnreadable {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t%s (%s)\n", it.Kind, it.File, it.Error)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t%s (%s)\n", it.Kind, printable(it.File), printable(it.Error))
 			continue
 		}
+		// What an entry says came from a command line or a file: a name
+		// with escape sequences or newlines must not drive the terminal.
+		it.Cluster, it.Region, it.Profile, it.RoleARN, it.AccessKeyID, it.File =
+			printable(it.Cluster), printable(it.Region), printable(it.Profile), printable(it.RoleARN), printable(it.AccessKeyID), printable(it.File)
 		who := dash(it.Profile)
 		if it.Source == SourceEnvironmentKeys {
 			who = "(" + SourceEnvironmentKeys + ")"
@@ -221,6 +227,19 @@ func WriteTable(w io.Writer, items []Item) error {
 			dash(it.AccessKeyID), expiresIn(it.ExpiresIn), capped, it.File)
 	}
 	return tw.Flush()
+}
+
+// printable is s, or s quoted as Go quotes strings when it holds anything
+// a terminal would act on rather than show (control characters, escape
+// sequences, tabs that would break the table).
+func printable(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			q := strconv.Quote(s)
+			return q[1 : len(q)-1]
+		}
+	}
+	return s
 }
 
 // WriteJSON prints items for scripts.

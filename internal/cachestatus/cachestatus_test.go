@@ -168,3 +168,20 @@ unreadable   -        -          -                              -       -       
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+// A cluster name is whatever the command line said: in the table it is
+// shown, never let through as escape sequences or line breaks.
+func TestTableShowsNamesInertly(t *testing.T) {
+	items := []Item{{Kind: KindToken, Cluster: "evil\x1b[2J\nname\t", Region: "eu-west-1", Profile: "p\x07", File: "/c/token-1.json"}}
+	var b strings.Builder
+	if err := WriteTable(&b, items); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if strings.ContainsAny(out, "\x1b\x07") || strings.Count(out, "\n") != 2 {
+		t.Errorf("the table passes control characters through:\n%q", out)
+	}
+	if !strings.Contains(out, `evil\x1b[2J\nname\t`) {
+		t.Errorf("the name is not shown quoted:\n%s", out)
+	}
+}

@@ -2,9 +2,12 @@ package setup
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 // regionKnown: a region is found at run time from AWS_REGION,
@@ -35,5 +38,23 @@ func TestRegionKnown(t *testing.T) {
 		if got := regionKnown(context.Background(), env, tc.profile); got != tc.want {
 			t.Errorf("env %v, profile %q: regionKnown = %v, want %v", tc.env, tc.profile, got, tc.want)
 		}
+	}
+}
+
+// KUBECONFIG naming only files that do not exist: kubectl finds no
+// kubeconfig, and setup says so instead of exiting 0 having done nothing.
+func TestSetupWithNoKubeconfigAtAll(t *testing.T) {
+	dir := t.TempDir()
+	list := filepath.Join(dir, "a") + string(os.PathListSeparator) + filepath.Join(dir, "b")
+	var stderr strings.Builder
+	env := Env{Home: dir, Getenv: func(k string) string {
+		if k == "KUBECONFIG" {
+			return list
+		}
+		return ""
+	}, Stdout: io.Discard, Stderr: &stderr, Now: time.Now}
+	err := Run(context.Background(), env, Input{Command: "ekstoken"})
+	if err == nil || !strings.Contains(err.Error(), "none of the KUBECONFIG files exists") {
+		t.Errorf("err = %v, want one that says no kubeconfig exists", err)
 	}
 }

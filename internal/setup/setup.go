@@ -19,6 +19,7 @@ import (
 	"github.com/ekstoken/ekstoken/internal/awsauth"
 	"github.com/ekstoken/ekstoken/internal/kubeconfig"
 	"github.com/ekstoken/ekstoken/internal/kubectllookup"
+	"github.com/ekstoken/ekstoken/internal/tokencache"
 )
 
 // Input is what the command line asked for. The command line checks that
@@ -99,6 +100,10 @@ func run(ctx context.Context, env Env, o Input, files []string) error {
 			return err
 		}
 		paths, sources[path] = append(paths, path), src
+	}
+	if len(paths) == 0 {
+		return fmt.Errorf("none of the KUBECONFIG files exists (%s): add a cluster with `ekstoken update-kubeconfig --name NAME --region REGION`, or pass --kubeconfig",
+			strings.Join(files, string(os.PathListSeparator)))
 	}
 	limits := limitsFor(env, o, paths, sources)
 	if limits.err != nil {
@@ -325,16 +330,14 @@ func regionKnown(ctx context.Context, env Env, profile string) bool {
 	if profile == "" {
 		profile = firstNonEmpty(env.Getenv("AWS_PROFILE"), env.Getenv("AWS_DEFAULT_PROFILE"))
 	}
-	cfgFile := firstNonEmpty(env.Getenv("AWS_CONFIG_FILE"), filepath.Join(env.Home, ".aws", "config"))
-	credFile := firstNonEmpty(env.Getenv("AWS_SHARED_CREDENTIALS_FILE"), filepath.Join(env.Home, ".aws", "credentials"))
+	cfgFile, credFile := tokencache.AWSFiles(env.Getenv, env.Home)
 	return awsauth.ProfileRegion(ctx, profile, cfgFile, credFile) != ""
 }
 
 // profileNeedsMFA reports whether an AWS profile (or the default one)
 // would prompt for an MFA code, read from the files the aws CLI reads.
 func profileNeedsMFA(ctx context.Context, env Env, profile string) bool {
-	cfgFile := firstNonEmpty(env.Getenv("AWS_CONFIG_FILE"), filepath.Join(env.Home, ".aws", "config"))
-	credFile := firstNonEmpty(env.Getenv("AWS_SHARED_CREDENTIALS_FILE"), filepath.Join(env.Home, ".aws", "credentials"))
+	cfgFile, credFile := tokencache.AWSFiles(env.Getenv, env.Home)
 	return awsauth.ProfileNeedsMFA(ctx, profile, cfgFile, credFile)
 }
 

@@ -52,7 +52,14 @@ func Parse(tok string) (Claims, error) {
 	if !ok {
 		return Claims{}, errors.New("not an EKS token: it does not start with " + strconv.Quote(Prefix))
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(rest)
+	// Only the base64url alphabet: Go's decoder would skip \r and \n,
+	// and such a token is not one a signer wrote (nor one EKS takes).
+	for i := 0; i < len(rest); i++ {
+		if c := rest[i]; !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return Claims{}, errors.New("decode token: a byte outside base64url at offset " + strconv.Itoa(len(Prefix)+i))
+		}
+	}
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(rest)
 	if err != nil {
 		return Claims{}, errors.New("decode token: " + err.Error())
 	}

@@ -104,3 +104,18 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A token is exactly the prefix and base64url: a line break, padding or
+// any other byte inside it (which Go's decoder would skip or accept) makes
+// it no token of ours.
+func TestParseRefusesBytesOutsideBase64URL(t *testing.T) {
+	good := encode(realURLs[0])
+	if _, err := Parse(good); err != nil {
+		t.Fatalf("the good token: %v", err)
+	}
+	for _, bad := range []string{good + "\n", good[:20] + "\r\n" + good[20:], good + "=", good[:15] + " " + good[15:], good + "+"} {
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("Parse accepted %q", bad)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package tokencache
 import (
 	"hash/crc64"
 	"io"
+	"os"
 	"strconv"
 
 	"github.com/ekstoken/ekstoken/internal/entryfile"
@@ -262,8 +263,8 @@ func NewIdentity(r Request, getenv func(string) string, home string) Identity {
 			id.Files[k] = stamp(p)
 		}
 	}
-	id.Config = stamp(firstNonEmpty(getenv("AWS_CONFIG_FILE"), entryfile.Join(home, ".aws", "config")))
-	id.Credentials = stamp(firstNonEmpty(getenv("AWS_SHARED_CREDENTIALS_FILE"), entryfile.Join(home, ".aws", "credentials")))
+	configFile, credentialsFile := AWSFiles(getenv, home)
+	id.Config, id.Credentials = stamp(configFile), stamp(credentialsFile)
 	return id
 }
 
@@ -289,4 +290,30 @@ func DefaultDir(getenv func(string) string, home string) string {
 		return entryfile.Join(home, ".kube", "cache", "ekstoken")
 	}
 	return ""
+}
+
+// AWSFiles are the shared config and credentials files the aws CLI reads:
+// AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE (a leading ~ expanded),
+// else ~/.aws/config and ~/.aws/credentials.
+func AWSFiles(getenv func(string) string, home string) (config, credentials string) {
+	config = ExpandHome(firstNonEmpty(getenv("AWS_CONFIG_FILE"), entryfile.Join(home, ".aws", "config")), home)
+	credentials = ExpandHome(firstNonEmpty(getenv("AWS_SHARED_CREDENTIALS_FILE"), entryfile.Join(home, ".aws", "credentials")), home)
+	return config, credentials
+}
+
+// ExpandHome replaces a leading "~" (alone, or before a separator) with
+// home, as the aws CLI does for AWS_CONFIG_FILE and
+// AWS_SHARED_CREDENTIALS_FILE. Other paths, and "~user", are returned as
+// they are.
+func ExpandHome(path, home string) string {
+	if home == "" || path == "" || path[0] != '~' {
+		return path
+	}
+	if len(path) == 1 {
+		return home
+	}
+	if path[1] == '/' || path[1] == os.PathSeparator {
+		return entryfile.Join(home, path[2:])
+	}
+	return path
 }
