@@ -8,22 +8,55 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ekstoken/ekstoken/internal/devbin"
 
 	"github.com/ekstoken/ekstoken/internal/testenv"
+	harness "github.com/ekstoken/ekstoken/internal/testenv/sandbox"
 )
 
-// build compiles ekstoken into a temp dir, static as it ships.
+// built is the binary the tests run, built once for the package.
+var built struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// build compiles ekstoken, static as it ships, once for the package.
 func build(t *testing.T) string {
 	t.Helper()
 	testenv.SkipIfShort(t, "builds the binary")
-	bin, err := devbin.Build(t.TempDir())
-	if err != nil {
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "ekstoken-main-"); built.err == nil {
+			built.bin, built.err = devbin.Build(built.dir)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.bin
+}
+
+// keysEnv is a sandbox (internal/testenv/sandbox: a private HOME, nothing
+// inherited but PATH, an egress trap) with keys in the environment.
+func keysEnv(t *testing.T) (home string, env []string) {
+	t.Helper()
+	sb := harness.New(t, harness.Options{})
+	env = sb.Env("AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret")
+	if err := harness.CheckEnv(env); err != nil {
 		t.Fatal(err)
 	}
-	return bin
+	return sb.Home, env
 }
 
 // initTrace runs ekstoken with GODEBUG=inittrace=1 and returns stdout and
@@ -49,12 +82,7 @@ func initTrace(t *testing.T, bin string, env []string, args ...string) (string, 
 // A new import in the hit path's packages that drags them in fails here.
 func TestHitSkipsSDKInit(t *testing.T) {
 	bin := build(t)
-	home := t.TempDir()
-	env := []string{
-		"HOME=" + home, "PATH=" + os.Getenv("PATH"),
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret",
-	}
+	_, env := keysEnv(t)
 	args := []string{"token", "--cluster-name", "prod", "--region", "eu-west-1"}
 	// Of the SDK, only two trivial packages (internal/sdk and
 	// internal/timeouts: a few allocations) sort before the hit path and
@@ -145,11 +173,11 @@ func TestModulePathSortsFirst(t *testing.T) {
 func TestMissDoesNotSyncTokenEntry(t *testing.T) {
 	bin := build(t) // skips under -short
 	strace := testenv.RequireStrace(t)
-	home := t.TempDir()
+	home, env := keysEnv(t)
 	trace := filepath.Join(t.TempDir(), "trace")
 	cmd := exec.Command(strace, "-f", "-o", trace, "-e", "trace=fsync,fdatasync,sync_file_range,syncfs",
 		bin, "token", "--cluster-name", "prod", "--region", "eu-west-1")
-	cmd.Env = []string{"HOME=" + home, "AWS_EC2_METADATA_DISABLED=true", "AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret"}
+	cmd.Env = env
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -172,8 +200,7 @@ func TestMissDoesNotSyncTokenEntry(t *testing.T) {
 func TestHitStaysOffThePoller(t *testing.T) {
 	bin := build(t) // skips under -short
 	strace := testenv.RequireStrace(t)
-	home := t.TempDir()
-	env := []string{"HOME=" + home, "AWS_EC2_METADATA_DISABLED=true", "AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret"}
+	_, env := keysEnv(t)
 	args := []string{"token", "--cluster-name", "prod", "--region", "eu-west-1"}
 	miss := exec.Command(bin, args...)
 	miss.Env = env

@@ -3,12 +3,17 @@
 package cache
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -137,4 +142,98 @@ func leftTemps(t *testing.T, dir string) []string {
 		}
 	}
 	return out
+}
+
+const modesHelperEnv = "EKSTOKEN_CACHE_MODES_HELPER"
+
+// TestModesHelperProcess runs every path of the store that creates
+// something, under umask 0, in a directory that does not exist yet: the
+// parent of its parent is the one its parent names.
+func TestModesHelperProcess(t *testing.T) {
+	base := os.Getenv(modesHelperEnv)
+	if base == "" {
+		return
+	}
+	syscall.Umask(0)
+	s := Store{Dir: filepath.Join(base, "a", "b", "cache")}
+	steps := []func() error{
+		func() error { return s.Write(K, entry{Token: "secret-token"}) },   // creates the dirs and the entry
+		func() error { return s.Write(K, entry{Token: "secret-token-2"}) }, // replaces it
+		func() error { return s.WriteUnsynced(K0, entry{Token: "other"}) },
+		func() error {
+			l, err := s.Lock(context.Background(), K, forever)
+			if err != nil {
+				return err
+			}
+			l.Unlock()
+			return nil
+		},
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+	}
+	os.Exit(0)
+}
+
+// creatingCall is one system call that creates or re-modes a file, as
+// strace prints it: the mode is its last argument.
+var creatingCall = regexp.MustCompile(`^(?:\d+\s+)?(openat|open|creat|mkdirat|mkdir|mknodat|chmod|fchmod|fchmodat|fchmodat2)\((.*), (0[0-7]*)\) = (-?\d+)`)
+
+// TestModeNeverWider traces every system call by which the store creates
+// a directory or file (entries, temp files, locks, missing parents) or
+// changes a mode, under umask 0 so that the kernel applies exactly the
+// mode asked for. Each must ask for no group or other bit: a file created
+// wide and narrowed afterwards is readable by others in between, however
+// briefly, and this catches it on every run rather than when a watcher
+// happens to look at the right moment.
+func TestModeNeverWider(t *testing.T) {
+	testenv.SkipIfShort(t, "runs the writer under strace")
+	strace := testenv.RequireStrace(t)
+	base := t.TempDir()
+	trace := filepath.Join(t.TempDir(), "trace")
+	cmd := exec.Command(strace, "-f", "-qq", "-o", trace,
+		"-e", "trace=?open,openat,?creat,?mkdir,mkdirat,mknodat,?chmod,fchmod,fchmodat,?fchmodat2",
+		os.Args[0], "-test.run=^TestModesHelperProcess$")
+	cmd.Env = append(os.Environ(), modesHelperEnv+"="+base)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("helper under strace: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var creates, chmods int
+	for _, line := range strings.Split(string(b), "\n") {
+		m := creatingCall.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		call, args, mode := m[1], m[2], m[3]
+		if !strings.Contains(args, base) && !strings.HasPrefix(call, "fchmod") {
+			continue // the runtime's and the test binary's own files
+		}
+		if strings.HasPrefix(call, "open") && !strings.Contains(args, "O_CREAT") {
+			continue // opens an existing file: the mode is not used
+		}
+		perm, err := strconv.ParseUint(mode, 8, 32)
+		if err != nil {
+			t.Fatalf("mode in %q: %v", line, err)
+		}
+		if strings.Contains(call, "chmod") {
+			chmods++
+		} else {
+			creates++
+		}
+		if perm&0o077 != 0 {
+			t.Errorf("%s asks for mode %04o, wider than the owner's: %s", call, perm, line)
+		}
+	}
+	// Three directories, the temp files of three writes and one lock file.
+	if creates < 7 {
+		t.Fatalf("saw %d creating calls, want at least 7 (the trace does not show what it should):\n%s", creates, b)
+	}
+	t.Logf("%d creating calls and %d mode changes, none wider than 0700/0600", creates, chmods)
 }

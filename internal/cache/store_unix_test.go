@@ -13,8 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -111,100 +109,6 @@ func TestModesUnderUmask0(t *testing.T) {
 				t.Errorf("lock file mode %v is wider than 0600", got)
 			}
 		})
-	}
-}
-
-// TestModeNeverWider watches the directory while entries are written and
-// fails if any file in it (temp files included), the directory or its
-// parent is ever seen with group or other bits. It runs under umask 0, so
-// a file created with a wide mode and chmod-ed afterwards is visible as
-// wide in between. Not parallel: it changes the process umask.
-func TestModeNeverWider(t *testing.T) {
-	withUmask(t, 0)
-	s := Store{Dir: filepath.Join(t.TempDir(), "sub", "cache")}
-	parent := filepath.Dir(s.Dir)
-
-	var (
-		stop     atomic.Bool
-		sawTemp  atomic.Int64
-		sawEntry atomic.Int64
-		checks   atomic.Int64
-		mu       sync.Mutex
-		bad      []string
-	)
-	report := func(format string, args ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(bad) < 20 {
-			bad = append(bad, fmt.Sprintf(format, args...))
-		}
-	}
-	check := func(path string) {
-		st, err := os.Lstat(path)
-		if err != nil {
-			return // gone (renamed or not yet made) between listing and Lstat
-		}
-		if st.Mode().Perm()&0o077 != 0 {
-			report("%s had mode %v", path, st.Mode())
-		}
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for !stop.Load() {
-			checks.Add(1)
-			check(parent)
-			check(s.Dir)
-			d, err := os.Open(s.Dir)
-			if err != nil {
-				continue
-			}
-			names, _ := d.Readdirnames(-1)
-			d.Close()
-			for _, n := range names {
-				check(filepath.Join(s.Dir, n))
-				switch {
-				case strings.HasSuffix(n, ".tmp"):
-					sawTemp.Add(1)
-				case strings.HasSuffix(n, ".json"):
-					sawEntry.Add(1)
-				}
-			}
-		}
-	}()
-
-	// Large values keep each temp file around for longer.
-	pad := strings.Repeat("s", 256<<10)
-	writes := 0
-	for ; writes < 300 || (sawTemp.Load() == 0 && writes < 3000); writes++ {
-		if err := s.Write(fmt.Sprintf("k%d", writes%3), entry{Token: "secret", N: writes, Pad: pad}); err != nil {
-			stop.Store(true)
-			<-done
-			t.Fatalf("Write %d: %v", writes, err)
-		}
-		if writes%50 == 0 {
-			unlock, err := s.Lock(context.Background(), K0, forever)
-			if err != nil {
-				t.Fatalf("Lock: %v", err)
-			}
-			unlock.Unlock()
-		}
-	}
-	stop.Store(true)
-	<-done
-
-	for _, b := range bad {
-		t.Error(b)
-	}
-	t.Logf("%d writes, %d scans, temp files seen %d times, entries %d times",
-		writes, checks.Load(), sawTemp.Load(), sawEntry.Load())
-	if sawTemp.Load() == 0 {
-		t.Errorf("the watcher never saw a temp file in %d writes; the test proves nothing", writes)
-	}
-	for _, n := range dirNames(t, s.Dir) {
-		if got := perm(t, filepath.Join(s.Dir, n)); got&0o077 != 0 {
-			t.Errorf("%s left with mode %v", n, got)
-		}
 	}
 }
 

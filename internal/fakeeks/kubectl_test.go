@@ -1,7 +1,6 @@
 package fakeeks
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -10,13 +9,13 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ekstoken/ekstoken/internal/testenv"
+	harness "github.com/ekstoken/ekstoken/internal/testenv/sandbox"
 )
 
 // needKubectl skips the test under -short; otherwise testenv decides what
@@ -24,18 +23,16 @@ import (
 func needKubectl(t *testing.T) {
 	t.Helper()
 	testenv.SkipIfShort(t, "runs kubectl")
-	testenv.RequireTool(t, "kubectl")
+	testenv.PlainKubectl(t)
 }
 
-// kubectl runs the real kubectl against kubeconfig with a minimal environment.
+// kubectl runs the real kubectl against kubeconfig in a sandbox
+// (internal/testenv/sandbox).
 func kubectl(t *testing.T, kubeconfig string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	cmd := exec.Command("kubectl", append([]string{"--kubeconfig", kubeconfig}, args...)...)
-	cmd.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err = cmd.Run()
-	return out.String(), errOut.String(), err
+	sb := harness.New(t, harness.Options{})
+	r := harness.Proc{Env: sb.Env()}.Run(t, testenv.PlainKubectl(t), append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	return r.Stdout, r.Stderr, r.Err
 }
 
 // writeKubeconfig writes a kubeconfig for s whose user has a static token.

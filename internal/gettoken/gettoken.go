@@ -5,6 +5,7 @@
 package gettoken
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -59,8 +60,9 @@ type Env struct {
 	// LockTimeout bounds the wait for another process's refresh while it
 	// waits for a person; one that does not is waited for much less.
 	LockTimeout time.Duration
-	// shortWait, when set, replaces that lesser wait (tests).
-	shortWait time.Duration
+	// staticWait and networkWait, when set, replace staticLockWait and
+	// networkLockWait (tests: the product's bounds are seconds long).
+	staticWait, networkWait time.Duration
 }
 
 // Run prints one ExecCredential for in, or returns an error and prints
@@ -253,12 +255,9 @@ const (
 )
 
 func (env Env) lockWait(envKeys bool) cache.Wait {
-	short := networkLockWait
+	short := cmp.Or(env.networkWait, networkLockWait)
 	if envKeys {
-		short = staticLockWait
-	}
-	if env.shortWait > 0 {
-		short = env.shortWait
+		short = cmp.Or(env.staticWait, staticLockWait)
 	}
 	var once sync.Once
 	return cache.Wait{

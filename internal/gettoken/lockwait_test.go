@@ -20,7 +20,8 @@ import (
 
 // TestStuckHolderWithEnvKeys: with keys from the environment nothing
 // interactive can hold the lock, so a cold run does not wait the long
-// bound for a stuck holder: it refreshes on its own after about a second.
+// bound for a stuck holder: it refreshes on its own after the static
+// wait (a second in the product, scaled down here), not the network one.
 func TestStuckHolderWithEnvKeys(t *testing.T) {
 	for _, envKeys := range []map[string]string{
 		{"AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "s"},
@@ -40,14 +41,16 @@ func TestStuckHolderWithEnvKeys(t *testing.T) {
 		err = Run(context.Background(), Env{
 			Now: h.clock.Now, Getenv: getenv, Home: h.home, Stdout: &out, Stderr: &errb,
 			Log: slog.New(slog.DiscardHandler), Store: h.store, Resolve: h.resolve, LockTimeout: time.Minute,
+			staticWait: testStaticWait, networkWait: testNetworkWait,
 		}, Input{Request: req, Margin: time.Minute})
 		took := time.Since(start)
 		l.Unlock()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if took > staticLockWait+2*time.Second {
-			t.Errorf("waited %v for a stuck holder with environment keys, want about %v", took, staticLockWait)
+		if took < testStaticWait || took >= testNetworkWait {
+			t.Errorf("waited %v for a stuck holder with environment keys, want the static wait %v (not the network one, %v)",
+				took, testStaticWait, testNetworkWait)
 		}
 		if !strings.Contains(out.String(), "k8s-aws-v1.") {
 			t.Errorf("no token printed: %q", out.String())
@@ -57,6 +60,13 @@ func TestStuckHolderWithEnvKeys(t *testing.T) {
 		}
 	}
 }
+
+// The lock waits of these tests: the product's, scaled down, in the
+// same order.
+const (
+	testStaticWait  = 100 * time.Millisecond
+	testNetworkWait = 20 * testStaticWait
+)
 
 // blockingReader hands out its text once released.
 type blockingReader struct {
@@ -88,7 +98,7 @@ func TestWaitForHolderAtMFAPrompt(t *testing.T) {
 	}
 	getenv := func(k string) string { return map[string]string{"AWS_PROFILE": "mfa"}[k] }
 	in := Input{Request: tokencache.Request{ClusterName: "prod", Region: "eu-west-1"}, Margin: time.Minute}
-	const short = 500 * time.Millisecond
+	const short = 100 * time.Millisecond
 	var wg sync.WaitGroup
 	var holderErr error
 	wg.Go(func() {
@@ -99,6 +109,18 @@ func TestWaitForHolderAtMFAPrompt(t *testing.T) {
 		}, in)
 	})
 	<-prompted
+	// The waiter starts once the holder's lock says it waits for a
+	// person, so that the test shows the long wait, not a race with the
+	// short one.
+	lockFile := filepath.Join(h.store.Dir, tokencache.NewIdentity(in.Request, getenv, h.home).Name()+".lock")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if b, _ := os.ReadFile(lockFile); len(b) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the holder never marked its lock while prompting")
+		}
+	}
 	go func() {
 		time.Sleep(4 * short) // the person types the code
 		close(stdin.release)
@@ -125,7 +147,7 @@ func TestWaitForHolderAtMFAPrompt(t *testing.T) {
 
 // runWithShort runs with the short lock wait set to short.
 func runWithShort(env Env, in Input, short time.Duration) error {
-	env.shortWait = short
+	env.staticWait, env.networkWait = short, short
 	return Run(context.Background(), env, in)
 }
 

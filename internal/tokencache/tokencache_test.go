@@ -2,6 +2,7 @@ package tokencache
 
 import (
 	"encoding/base64"
+	"maps"
 	"path/filepath"
 	"testing"
 	"time"
@@ -11,15 +12,53 @@ import (
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
-// A key that changed between two runs would make every run a miss.
+// TestNameIsStable pins the entry names of fixed identities. A name that
+// changes between two builds makes every cached token of every user a
+// miss (and leaves the old entries behind), so a change here must be on
+// purpose: bump the key's "v" field and update the golden names.
 func TestNameIsStable(t *testing.T) {
-	getenv := env(map[string]string{"AWS_ROLE_ARN": "arn:aws:iam::1:role/r", "AWS_ENDPOINT_URL_STS": "https://x", "AWS_PROFILE": "p"})
-	home := t.TempDir()
-	first := NewIdentity(Request{ClusterName: "c", Region: "r"}, getenv, home).Name()
-	for range 50 {
-		if got := NewIdentity(Request{ClusterName: "c", Region: "r"}, getenv, home).Name(); got != first {
-			t.Fatalf("Name changed between calls: %s, %s", first, got)
+	// Fixed paths that do not exist: the key holds the config and
+	// credentials paths, and their digests are "" when unreadable.
+	base := map[string]string{
+		"AWS_CONFIG_FILE":             "/nonexistent/ekstoken/config",
+		"AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/ekstoken/credentials",
+	}
+	with := func(kv ...string) func(string) string {
+		m := maps.Clone(base)
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
 		}
+		return env(m)
+	}
+	tests := []struct {
+		name                string
+		req                 Request
+		getenv              func(string) string
+		wantName, wantCreds string
+	}{
+		{"cluster and region only", Request{ClusterName: "prod", Region: "eu-west-1"}, with(),
+			"token-0f3217a3c460f26d23f6059ab530184d5f8308d9", "credentials-ea1c238fb8c8e5efe5e26bd27aeb923624870b2f"},
+		{"profile flag and role", Request{ClusterName: "prod", Region: "eu-west-1", Profile: "dev",
+			RoleARN: "arn:aws:iam::111122223333:role/eks-admin", SessionName: "EKSGetTokenAuth", ExternalID: "x-1"}, with(),
+			"token-b4d7e2093f3a187c5a188c8f7d71588918d09254", "credentials-c347df397236425668d3a5b12d6bfdffd950b626"},
+		{"Outposts cluster ID", Request{ClusterID: "0123abcd", Region: "us-west-2"}, with(),
+			"token-3ccbce5b3886f531c6bc62da5ab695138b691fc9", "credentials-ea1c238fb8c8e5efe5e26bd27aeb923624870b2f"},
+		{"environment keys and variables", Request{ClusterName: "prod"}, with(
+			"AWS_REGION", "eu-west-1", "AWS_PROFILE", "p",
+			"AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY", "secret", "AWS_SESSION_TOKEN", "session",
+			"AWS_ROLE_ARN", "arn:aws:iam::1:role/r", "AWS_ENDPOINT_URL_STS", "https://x"),
+			"token-90526104185d81ee676f10b555005b10419d4bd1", "credentials-f83a07a9163f6fc95a74d4f21f4f608ba7d5fe60"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			id := NewIdentity(tc.req, tc.getenv, "/nonexistent/home")
+			if got := id.Name(); got != tc.wantName {
+				t.Errorf("Name() = %q, want %q", got, tc.wantName)
+			}
+			if got := id.CredentialsName(); got != tc.wantCreds {
+				t.Errorf("CredentialsName() = %q, want %q", got, tc.wantCreds)
+			}
+		})
 	}
 }
 

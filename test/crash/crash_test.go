@@ -26,6 +26,7 @@ import (
 	"github.com/ekstoken/ekstoken/internal/devbin"
 	"github.com/ekstoken/ekstoken/internal/fakeeks"
 	"github.com/ekstoken/ekstoken/internal/testenv"
+	harness "github.com/ekstoken/ekstoken/internal/testenv/sandbox"
 	"gopkg.in/yaml.v3"
 )
 
@@ -76,8 +77,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// sandbox is one run's HOME, cache and environment.
+// sandbox is one run's HOME, cache and environment: internal/testenv/
+// sandbox's, whose egress trap fails the test if a request tries to leave
+// 127.0.0.1.
 type sandbox struct {
+	*harness.Sandbox
 	home, cache, kubeconfig string
 	env                     []string
 }
@@ -88,51 +92,20 @@ func newSandbox(t *testing.T, root string) *sandbox {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb := &sandbox{home: home, cache: filepath.Join(home, "cache"), kubeconfig: filepath.Join(home, ".kube", "config")}
-	sb.env = []string{
-		"HOME=" + home,
-		"PATH=" + os.Getenv("PATH"),
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_CONFIG_FILE=" + filepath.Join(home, ".aws", "config"),
-		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, ".aws", "credentials"),
-		"EKSTOKEN_CACHE_DIR=" + sb.cache,
-		// Any request that would leave 127.0.0.1 fails at once.
-		"HTTPS_PROXY=http://127.0.0.1:9", "HTTP_PROXY=http://127.0.0.1:9", "NO_PROXY=127.0.0.1",
-	}
-	return sb
+	hs := harness.New(t, harness.Options{Home: home, CacheDir: filepath.Join(home, "cache")})
+	return &sandbox{Sandbox: hs, home: home, cache: hs.CacheDir, kubeconfig: filepath.Join(home, ".kube", "config"), env: hs.Env()}
 }
 
 func (sb *sandbox) write(t *testing.T, rel, body string, mode os.FileMode) string {
 	t.Helper()
-	p := filepath.Join(sb.home, rel)
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(body), mode); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return sb.WriteFile(t, rel, body, mode)
 }
 
-// run runs ekstoken to its end.
+// run runs ekstoken to its end, in the sandbox's HOME.
 func (sb *sandbox) run(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, ekstokenBin, args...)
-	cmd.Env, cmd.Dir = env, sb.home
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &exit) && exit.ExitCode() >= 0:
-		code = exit.ExitCode()
-	default:
-		t.Fatalf("ekstoken %v: %v\n%s", args, err, e.String())
-	}
-	return o.String(), e.String(), code
+	r := harness.Proc{Env: env, Dir: sb.home}.MustExit(t, ekstokenBin, args...)
+	return r.Stdout, r.Stderr, r.Code()
 }
 
 // outcome is how a run under strace ended.
@@ -216,6 +189,9 @@ func crashLoop(t *testing.T, fresh func(t *testing.T, root string) *sandbox, arg
 		n := 1
 		for ; n <= maxN; n++ {
 			sb := fresh(t, root)
+			if err := harness.CheckEnv(sb.env); err != nil {
+				t.Fatal(err)
+			}
 			out := killAt(t, strace, call, n, trace, sb.env, sb.home, ekstokenBin, args...)
 			if out == completed {
 				os.RemoveAll(sb.home)

@@ -12,6 +12,7 @@ import (
 // A failed run prints nothing on stdout, where kubectl would take it for a
 // credential, exits non-zero and says why on stderr.
 func TestFailures(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name       string
 		keys       bool
@@ -50,6 +51,7 @@ func TestFailures(t *testing.T) {
 
 // A cache that cannot be created costs speed, never the credential.
 func TestUnusableCacheDir(t *testing.T) {
+	t.Parallel()
 	s := startEKS(t, nil)
 	sb := newSandbox(t)
 	file := filepath.Join(sb.home, "a-file")
@@ -65,6 +67,7 @@ func TestUnusableCacheDir(t *testing.T) {
 
 // A garbled entry is a miss, and the refresh writes a good one over it.
 func TestCorruptEntryIsRepaired(t *testing.T) {
+	t.Parallel()
 	s := startEKS(t, nil)
 	sb := newSandbox(t)
 	env := sb.withKeys("EKSTOKEN_DEBUG=1")
@@ -93,6 +96,7 @@ func TestCorruptEntryIsRepaired(t *testing.T) {
 // An entry that is a symlink is neither read through nor written through:
 // whatever it points to stays as it was, and the entry becomes a file.
 func TestSymlinkedEntryIsNotFollowed(t *testing.T) {
+	t.Parallel()
 	s := startEKS(t, nil)
 	sb := newSandbox(t)
 	env := sb.withKeys("EKSTOKEN_DEBUG=1")
@@ -145,6 +149,7 @@ func TestSymlinkedEntryIsNotFollowed(t *testing.T) {
 // Debug output goes to stderr only, and holds neither the token, nor its
 // signature, nor the secret key, on any path through the program.
 func TestDebugNeverLeaks(t *testing.T) {
+	t.Parallel()
 	s := startEKS(t, nil)
 	sb := newSandbox(t)
 	env := sb.withKeys()
@@ -180,6 +185,7 @@ func TestDebugNeverLeaks(t *testing.T) {
 // EKS_TOKEN_DEBUG=1, the variable the blog's script read, explains a miss
 // and then a hit.
 func TestDebugMissThenHit(t *testing.T) {
+	t.Parallel()
 	sb := newSandbox(t)
 	env := sb.withKeys("EKS_TOKEN_DEBUG=1")
 	var tokens []string

@@ -17,6 +17,7 @@ import (
 // cannot be pinned, so both sign at once and the pair is retried until
 // they signed in the same second.
 func TestSameTokenAsAWSCLI(t *testing.T) {
+	t.Parallel()
 	aws := requireTool(t, "aws")
 	for _, tc := range []struct{ name, region, sessionToken string }{
 		{"us-west-2", "us-west-2", ""},

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ekstoken/ekstoken/internal/fakeeks"
+	harness "github.com/ekstoken/ekstoken/internal/testenv/sandbox"
 	"github.com/google/go-cmp/cmp"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,6 +19,7 @@ import (
 // client-go, as controllers and tools other than kubectl use it, loads the
 // kubeconfig and runs ekstoken in both forms.
 func TestClientGo(t *testing.T) {
+	t.Parallel()
 	s := startEKS(t, nil)
 	sb := newSandbox(t)
 	plugin := sandboxedPlugin(t, sb.withKeys())
@@ -83,7 +85,9 @@ func TestClientGo(t *testing.T) {
 // not reach ekstoken.
 func sandboxedPlugin(t *testing.T, env []string) string {
 	t.Helper()
-	checkEnv(t, env)
+	if err := harness.CheckEnv(env); err != nil {
+		t.Fatal(err)
+	}
 	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 	script := `#!/bin/sh` + "\n" + `exec /usr/bin/env -i KUBERNETES_EXEC_INFO="$KUBERNETES_EXEC_INFO"`
 	for _, kv := range env {
@@ -99,6 +103,7 @@ func sandboxedPlugin(t *testing.T, env []string) string {
 
 // client-go is for these tests only: the binary must not link it.
 func TestBinaryLinksNoKubernetesModule(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command("go", "version", "-m", ekstokenBin).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go version -m: %v\n%s", err, out)

@@ -6,18 +6,13 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +21,7 @@ import (
 	"github.com/ekstoken/ekstoken/internal/devbin"
 	"github.com/ekstoken/ekstoken/internal/fakeeks"
 	"github.com/ekstoken/ekstoken/internal/testenv"
+	harness "github.com/ekstoken/ekstoken/internal/testenv/sandbox"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -38,9 +34,6 @@ const (
 
 	v1      = "client.authentication.k8s.io/v1"
 	v1beta1 = "client.authentication.k8s.io/v1beta1"
-
-	// How long one subprocess may run before it is killed.
-	processTimeout = 30 * time.Second
 )
 
 var (
@@ -69,6 +62,7 @@ func buildAndRun(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	defer stopMoto()
 	if ekstokenBin, err = devbin.Build(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -77,8 +71,11 @@ func buildAndRun(m *testing.M) int {
 }
 
 // sandbox is a private HOME and token cache, and the whole environment of
-// the processes run in it: nothing is inherited but PATH.
+// the processes run in it (internal/testenv/sandbox: nothing inherited
+// but PATH, instance metadata off, proxies at an egress trap that fails
+// the test).
 type sandbox struct {
+	*harness.Sandbox
 	home     string
 	cacheDir string
 	env      []string
@@ -87,22 +84,14 @@ type sandbox struct {
 func newSandbox(t *testing.T) *sandbox {
 	t.Helper()
 	home := t.TempDir()
-	sb := &sandbox{home: home, cacheDir: filepath.Join(home, "ekstoken-cache")}
-	sb.env = []string{
-		"HOME=" + home,
-		"PATH=" + os.Getenv("PATH"),
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_CONFIG_FILE=" + filepath.Join(home, ".aws", "config"),
-		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, ".aws", "credentials"),
-		"EKSTOKEN_CACHE_DIR=" + sb.cacheDir,
-	}
-	return sb
+	hs := harness.New(t, harness.Options{Home: home, CacheDir: filepath.Join(home, "ekstoken-cache")})
+	return &sandbox{Sandbox: hs, home: hs.Home, cacheDir: hs.CacheDir, env: hs.Env()}
 }
 
 // with returns the sandbox's environment plus kv ("K=V"); a later entry
 // wins over an earlier one with the same key, as in os/exec.
 func (sb *sandbox) with(kv ...string) []string {
-	return append(slices.Clip(sb.env), kv...)
+	return harness.With(sb.env, kv...)
 }
 
 // withKeys is the sandbox's environment with alice's long-term keys.
@@ -117,75 +106,30 @@ type result struct {
 }
 
 // code is the exit code, or -1 when the process did not run to its end.
-func (r result) code() int {
-	var exit *exec.ExitError
-	switch {
-	case r.err == nil:
-		return 0
-	case errors.As(r.err, &exit):
-		return exit.ExitCode()
-	}
-	return -1
-}
+func (r result) code() int { return harness.Result{Err: r.err}.Code() }
 
-// command prepares name to run with exactly env. The returned function
-// runs it to its end and may be called from any goroutine; a process still
-// running after processTimeout, or when the test ends, is killed.
+// command prepares name to run with exactly env, which the harness's
+// guard must accept. The returned function runs it to its end and may be
+// called from any goroutine; a process still running after the harness's
+// timeout, or when the test ends, is killed.
 func command(t *testing.T, env []string, name string, args ...string) func() result {
 	t.Helper()
-	checkEnv(t, env)
-	env = slices.Clone(env)
-	ctx := t.Context()
+	run := harness.Proc{Env: env}.Prepare(t, name, args...)
 	return func() result {
-		ctx, cancel := context.WithTimeout(ctx, processTimeout)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, name, args...)
-		cmd.Env = env // stdin stays /dev/null: kubectl gives plugins no terminal either
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		err := cmd.Run()
-		return result{out.String(), errOut.String(), err}
+		r := run()
+		return result{r.Stdout, r.Stderr, r.Err}
 	}
 }
 
-// checkEnv stops the test unless env keeps instance metadata off and holds
-// no AWS_ variable beyond those the tests set on purpose.
-func checkEnv(t *testing.T, env []string) {
+// harnessRun runs name with exactly env, in dir, to its end.
+func harnessRun(t *testing.T, env []string, dir, name string, args ...string) result {
 	t.Helper()
-	if envValue(env, "AWS_EC2_METADATA_DISABLED") != "true" {
-		t.Fatal("refusing to start a process without AWS_EC2_METADATA_DISABLED=true")
-	}
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(k, "AWS_") {
-			continue
-		}
-		if !slices.Contains(allowedAWSVars, k) {
-			t.Fatalf("refusing to start a process with %s", k)
-		}
-		if strings.HasPrefix(k, "AWS_ENDPOINT_URL") && !strings.HasPrefix(v, "http://127.0.0.1:") {
-			t.Fatalf("refusing to start a process with %s=%s: not on 127.0.0.1", k, v)
-		}
-	}
-}
-
-// allowedAWSVars are the only AWS_ variables a test may hand a process.
-// The endpoint overrides must point at 127.0.0.1 (moto_server).
-var allowedAWSVars = []string{
-	"AWS_EC2_METADATA_DISABLED", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
-	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-	"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL_EKS", "AWS_ENDPOINT_URL_STS", "AWS_PAGER",
+	r := harness.Proc{Env: env, Dir: dir}.Run(t, name, args...)
+	return result{r.Stdout, r.Stderr, r.Err}
 }
 
 // envValue is the value a process started with env sees for key.
-func envValue(env []string, key string) string {
-	for _, kv := range slices.Backward(env) {
-		if v, ok := strings.CutPrefix(kv, key+"="); ok {
-			return v
-		}
-	}
-	return ""
-}
+func envValue(env []string, key string) string { return harness.Value(env, key) }
 
 // runParallel starts n copies of one command at once and waits for all.
 func runParallel(t *testing.T, n int, env []string, name string, args ...string) []result {
@@ -210,8 +154,10 @@ func runEkstoken(t *testing.T, env []string, args ...string) (stdout, stderr str
 	return r.stdout, r.stderr, r.code()
 }
 
-// kubectlPath finds the real kubectl; CI must have it.
-func kubectlPath(t *testing.T) string { return requireTool(t, "kubectl") }
+// kubectlPath finds the real kubectl, not the Google Cloud SDK's
+// dispatcher in front of it (which runs the plugin twice per command);
+// CI must have it.
+func kubectlPath(t *testing.T) string { return testenv.PlainKubectl(t) }
 
 // requireTool finds a tool on PATH; testenv decides what a missing one
 // does to the test.
@@ -259,34 +205,18 @@ func writeKubeconfig(t *testing.T, s *fakeeks.Server, users ...fakeeks.User) str
 }
 
 // execCredential is what kubectl reads from the plugin's stdout.
-type execCredential struct {
-	Kind       string   `json:"kind"`
-	APIVersion string   `json:"apiVersion"`
-	Spec       struct{} `json:"spec"`
-	Status     struct {
-		ExpirationTimestamp time.Time `json:"expirationTimestamp"`
-		Token               string    `json:"token"`
-	} `json:"status"`
-}
+type execCredential = harness.Credential
 
 // parseCredential checks that stdout is one ExecCredential of apiVersion on
 // one line, and nothing else, and returns it.
 func parseCredential(t *testing.T, stdout, apiVersion string) execCredential {
 	t.Helper()
-	if strings.Count(stdout, "\n") != 1 || !strings.HasSuffix(stdout, "}\n") || !strings.HasPrefix(stdout, "{") {
-		t.Fatalf("stdout is not one JSON object on one line: %q", stdout)
+	c, err := harness.ParseCredential(stdout)
+	if err != nil {
+		t.Fatal(err)
 	}
-	dec := json.NewDecoder(strings.NewReader(stdout))
-	dec.DisallowUnknownFields()
-	var c execCredential
-	if err := dec.Decode(&c); err != nil {
-		t.Fatalf("stdout is not an ExecCredential: %v: %q", err, stdout)
-	}
-	if dec.More() {
-		t.Fatalf("stdout holds more than one JSON value: %q", stdout)
-	}
-	if c.Kind != "ExecCredential" || c.APIVersion != apiVersion || !strings.HasPrefix(c.Status.Token, "k8s-aws-v1.") {
-		t.Fatalf("ExecCredential = %+v, want kind ExecCredential, apiVersion %s and a k8s-aws-v1. token", c, apiVersion)
+	if c.APIVersion != apiVersion {
+		t.Fatalf("ExecCredential apiVersion %s, want %s", c.APIVersion, apiVersion)
 	}
 	if d := time.Until(c.Status.ExpirationTimestamp); d < 10*time.Minute || d > 15*time.Minute {
 		t.Errorf("expirationTimestamp %v is %v away, want 10m to 15m", c.Status.ExpirationTimestamp, d)

@@ -25,8 +25,8 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// run runs name with exactly env to its end (killed after processTimeout
-// or when the test ends).
+// run runs name with exactly env to its end (killed after the
+// harness's timeout or when the test ends).
 func run(t *testing.T, env []string, name string, args ...string) result {
 	t.Helper()
 	return command(t, env, name, args...)()

@@ -16,6 +16,7 @@ import (
 // kubectl runs ekstoken in both kubeconfig forms: the first kubectl process
 // gets a token signed and cached, and the next one sends that same token.
 func TestKubectl(t *testing.T) {
+	t.Parallel()
 	kubectlPath(t)
 	for _, u := range []fakeeks.User{
 		execUser("token", v1beta1, tokenArgs...),
@@ -74,6 +75,7 @@ func TestKubectl(t *testing.T) {
 // Tokens that EKS would refuse are refused through kubectl too, each for
 // its own reason, while a good user on the same server gets in.
 func TestKubectlRejections(t *testing.T) {
+	t.Parallel()
 	kubectlPath(t)
 
 	// rejected runs `kubectl get namespaces` as context, which must fail
@@ -163,6 +165,7 @@ func flipSignature(t *testing.T, tok string) string {
 // kubectl asks for v1beta1 and v1 ExecCredentials and refuses an answer in
 // another version; both are served from one cache entry.
 func TestExecAPIVersions(t *testing.T) {
+	t.Parallel()
 	kubectlPath(t)
 	s := startEKS(t, nil)
 	sb := newSandbox(t)

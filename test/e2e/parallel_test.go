@@ -49,6 +49,7 @@ func countRuns(t *testing.T, counter string) int {
 // Many processes that start together on a cold cache resolve credentials
 // once: one signs while the others wait for its entry.
 func TestParallelColdCache(t *testing.T) {
+	t.Parallel()
 	args := slices.Concat(tokenArgs, []string{"--profile", "slow"})
 
 	// The token lock alone must do it, without the credential cache too.

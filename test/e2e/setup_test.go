@@ -212,6 +212,7 @@ users:
 // lists namespaces through each of them, as the identity the original
 // asked for, and everything outside the exec entries is as it was.
 func TestSetupRealWorldForms(t *testing.T) {
+	t.Parallel()
 	kubectlPath(t)
 	type form struct {
 		name string

@@ -12,7 +12,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -24,6 +23,7 @@ import (
 	"github.com/ekstoken/ekstoken/internal/token"
 
 	"github.com/ekstoken/ekstoken/internal/testenv"
+	harness "github.com/ekstoken/ekstoken/internal/testenv/sandbox"
 )
 
 const (
@@ -38,62 +38,30 @@ const (
 	// KUBERNETES_EXEC_INFO with and without a terminal on stdin.
 	interactiveInfo = `{"apiVersion":"` + v1 + `","kind":"ExecCredential","spec":{"interactive":true}}`
 	batchInfo       = `{"apiVersion":"` + v1 + `","kind":"ExecCredential","spec":{"interactive":false}}`
-
-	processTimeout = 30 * time.Second
 )
 
 func roleARN(name string) string { return "arn:aws:iam::" + account + ":role/" + name }
 
 // sandbox is a private HOME (with the token cache in its default place,
-// ~/.kube/cache/ekstoken) and the environment of the processes run in it.
+// ~/.kube/cache/ekstoken) and the environment of the processes run in it:
+// internal/testenv/sandbox's, whose egress trap fails the test if a
+// request tries to leave 127.0.0.1.
 type sandbox struct {
+	*harness.Sandbox
 	home, cacheDir     string
 	configFile, credsF string
 	bin                string // first on PATH, for fake commands
-	base               []string
 }
 
 func newSandbox(t *testing.T) *sandbox {
 	t.Helper()
-	home := t.TempDir()
-	sb := &sandbox{
-		home:       home,
-		cacheDir:   filepath.Join(home, ".kube", "cache", "ekstoken"),
-		configFile: filepath.Join(home, ".aws", "config"),
-		credsF:     filepath.Join(home, ".aws", "credentials"),
-		bin:        filepath.Join(home, "bin"),
-	}
-	for _, d := range []string{filepath.Dir(sb.configFile), sb.bin} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sb.base = []string{
-		"HOME=" + home,
-		"PATH=" + sb.bin + string(os.PathListSeparator) + os.Getenv("PATH"),
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_CONFIG_FILE=" + sb.configFile,
-		"AWS_SHARED_CREDENTIALS_FILE=" + sb.credsF,
-		// Go leaves loopback alone, so these catch only real egress.
-		"HTTP_PROXY=" + trap.url, "HTTPS_PROXY=" + trap.url,
-		"http_proxy=" + trap.url, "https_proxy=" + trap.url,
-	}
-	return sb
+	hs := harness.New(t, harness.Options{})
+	return &sandbox{Sandbox: hs, home: hs.Home, cacheDir: hs.CacheDir,
+		configFile: hs.ConfigFile, credsF: hs.CredentialsFile, bin: hs.Bin}
 }
 
-// env is the sandbox's environment plus kv ("K=V"); a later entry wins, and
-// "K=" (empty value) drops K.
-func (sb *sandbox) env(kv ...string) []string {
-	out := slices.Clone(sb.base)
-	for _, e := range kv {
-		k, v, _ := strings.Cut(e, "=")
-		out = slices.DeleteFunc(out, func(x string) bool { return strings.HasPrefix(x, k+"=") })
-		if v != "" {
-			out = append(out, e)
-		}
-	}
-	return out
-}
+// env is the sandbox's environment plus kv ("K=V"); a later entry wins.
+func (sb *sandbox) env(kv ...string) []string { return sb.Env(kv...) }
 
 // writeConfig writes the shared config file; writeCredentials the shared
 // credentials file.
@@ -108,11 +76,7 @@ func (sb *sandbox) writeBaseCredentials(t *testing.T) {
 }
 
 // script writes an executable shell script to the sandbox's bin directory.
-func (sb *sandbox) script(t *testing.T, name, body string) string {
-	p := filepath.Join(sb.bin, name)
-	writeFile(t, p, "#!/bin/sh\n"+body, 0o700)
-	return p
-}
+func (sb *sandbox) script(t *testing.T, name, body string) string { return sb.Script(t, name, body) }
 
 // cacheFiles lists the cache entries whose names start with prefix
 // ("token-", "credentials-").
@@ -169,80 +133,13 @@ func countLines(t *testing.T, path string) int {
 	return bytes.Count(b, []byte("\n"))
 }
 
-// checkEnv refuses an environment that could reach AWS: only a known set
-// of AWS_ variables, every endpoint on 127.0.0.1, and instance metadata
-// either disabled or pointed at 127.0.0.1.
-func checkEnv(t *testing.T, env []string) {
-	t.Helper()
-	allowed := []string{
-		"AWS_EC2_METADATA_DISABLED", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
-		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_PROFILE",
-		"AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_SESSION_NAME",
-		"AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_DEFAULT_PROFILE", "AWS_CREDENTIAL_EXPIRATION", "AWS_SESSION_TOKEN",
-	}
-	local := []string{
-		"AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_SSO", "AWS_ENDPOINT_URL_SSO_OIDC",
-		"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-	}
-	vars := map[string]string{}
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		vars[k] = v
-		switch {
-		case slices.Contains(local, k):
-			if !strings.HasPrefix(v, "http://127.0.0.1:") {
-				t.Fatalf("refusing to run with %s=%s: endpoints must be on 127.0.0.1", k, v)
-			}
-		case strings.HasPrefix(k, "AWS_") && !slices.Contains(allowed, k):
-			t.Fatalf("refusing to run with %s", k)
-		}
-	}
-	if vars["AWS_EC2_METADATA_DISABLED"] != "true" && vars["AWS_EC2_METADATA_SERVICE_ENDPOINT"] == "" {
-		t.Fatal("refusing to run with instance metadata enabled and not pointed at 127.0.0.1")
-	}
-	if vars["HOME"] == "" || vars["HTTPS_PROXY"] != trap.url {
-		t.Fatal("refusing to run without a sandbox HOME and the egress trap")
-	}
-}
-
-// command prepares ekstoken to run with exactly env.
-func command(t *testing.T, env []string, args ...string) (*exec.Cmd, context.CancelFunc) {
-	t.Helper()
-	checkEnv(t, env)
-	ctx, cancel := context.WithTimeout(t.Context(), processTimeout)
-	cmd := exec.CommandContext(ctx, ekstokenBin, args...)
-	cmd.Env = slices.Clone(env)
-	cmd.WaitDelay = time.Second
-	return cmd, cancel
-}
-
 // run runs ekstoken with stdin on /dev/null, as kubectl does without a
-// terminal, and fails the test if it tried to leave 127.0.0.1.
+// terminal; the sandbox's egress trap fails the test if it tried to leave
+// 127.0.0.1.
 func run(t *testing.T, env []string, args ...string) (stdout, stderr string, exit int) {
 	t.Helper()
-	cmd, cancel := command(t, env, args...)
-	defer cancel()
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	_, mark := trap.seen(0)
-	err := cmd.Run()
-	checkEgress(t, mark)
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee) && ee.Exited():
-		exit = ee.ExitCode()
-	default:
-		t.Fatalf("ekstoken %v: %v\nstderr: %s", args, err, errOut.String())
-	}
-	return out.String(), errOut.String(), exit
-}
-
-func checkEgress(t *testing.T, mark int) {
-	t.Helper()
-	if got, _ := trap.seen(mark); len(got) > 0 {
-		t.Errorf("ekstoken tried to leave 127.0.0.1: %v", got)
-	}
+	r := harness.Proc{Env: env}.MustExit(t, ekstokenBin, args...)
+	return r.Stdout, r.Stderr, r.Code()
 }
 
 // mustToken runs ekstoken, requires success, and returns the credential.
@@ -274,31 +171,14 @@ func tokenArgs(cluster string, more ...string) []string {
 }
 
 // execCredential is what ekstoken prints.
-type execCredential struct {
-	Kind       string   `json:"kind"`
-	APIVersion string   `json:"apiVersion"`
-	Spec       struct{} `json:"spec"`
-	Status     struct {
-		ExpirationTimestamp time.Time `json:"expirationTimestamp"`
-		Token               string    `json:"token"`
-	} `json:"status"`
-}
+type execCredential = harness.Credential
 
 // parseCredential requires stdout to be exactly one ExecCredential line.
 func parseCredential(t *testing.T, stdout string) execCredential {
 	t.Helper()
-	line, rest, _ := strings.Cut(stdout, "\n")
-	if rest != "" || !strings.HasSuffix(stdout, "\n") {
-		t.Fatalf("stdout is not exactly one line: %q", stdout)
-	}
-	var c execCredential
-	dec := json.NewDecoder(strings.NewReader(line))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		t.Fatalf("stdout is not an ExecCredential: %v: %q", err, stdout)
-	}
-	if c.Kind != "ExecCredential" || c.Status.Token == "" || c.Status.ExpirationTimestamp.IsZero() {
-		t.Fatalf("incomplete ExecCredential: %q", stdout)
+	c, err := harness.ParseCredential(stdout)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return c
 }

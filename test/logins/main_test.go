@@ -7,21 +7,17 @@
 // recording proxy); the SSO portal, the container endpoint and IMDS are
 // fakes on 127.0.0.1; every process gets an environment built from scratch;
 // and HTTP(S)_PROXY points at a trap that fails the test if any request
-// tries to leave the machine.
+// tries to leave the machine (internal/testenv/sandbox).
 package logins
 
 import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/ekstoken/ekstoken/internal/devbin"
 	"github.com/ekstoken/ekstoken/internal/moto"
@@ -34,9 +30,6 @@ var (
 	// installed (then the tests that need STS fail, or skip if the person
 	// opted out: see internal/testenv).
 	motoURL string
-	// trap is the HTTP(S)_PROXY of every process: anything it sees was a
-	// request to a host other than 127.0.0.1.
-	trap *egressTrap
 )
 
 func TestMain(m *testing.M) { os.Exit(setup(m)) }
@@ -62,13 +55,6 @@ func setup(m *testing.M) int {
 		return 1
 	}
 
-	trap, err = startTrap()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer trap.close()
-
 	srv, err := moto.Start()
 	switch {
 	case err == nil:
@@ -83,38 +69,4 @@ func setup(m *testing.M) int {
 		return 1
 	}
 	return m.Run()
-}
-
-// egressTrap is an HTTP proxy that answers nothing: every request it
-// receives is one that would have left 127.0.0.1.
-type egressTrap struct {
-	url string
-	srv *http.Server
-	mu  sync.Mutex
-	got []string
-}
-
-func startTrap() (*egressTrap, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	tr := &egressTrap{url: "http://" + l.Addr().String()}
-	tr.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tr.mu.Lock()
-		tr.got = append(tr.got, r.Method+" "+r.Host)
-		tr.mu.Unlock()
-		http.Error(w, "ekstoken test: no egress", http.StatusForbidden)
-	}), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = tr.srv.Serve(l) }()
-	return tr, nil
-}
-
-func (tr *egressTrap) close() { _ = tr.srv.Close() }
-
-// seen returns the requests caught since position from, and the new position.
-func (tr *egressTrap) seen(from int) ([]string, int) {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	return append([]string(nil), tr.got[from:]...), len(tr.got)
 }

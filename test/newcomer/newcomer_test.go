@@ -8,13 +8,13 @@ package newcomer
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/base64"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +22,7 @@ import (
 	"github.com/ekstoken/ekstoken/internal/devbin"
 	"github.com/ekstoken/ekstoken/internal/fakeeks"
 	"github.com/ekstoken/ekstoken/internal/testenv"
+	harness "github.com/ekstoken/ekstoken/internal/testenv/sandbox"
 )
 
 const (
@@ -48,7 +49,8 @@ func TestNewcomerPath(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	clone := filepath.Join(tmp, "ekstoken")
-	run(t, nil, tmp, git, "clone", "--quiet", root, clone)
+	cloneEnv := append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + tmp, "AWS_EC2_METADATA_DISABLED=true"}, harness.StartTrap(t).Env()...)
+	run(t, cloneEnv, tmp, git, "clone", "--quiet", root, clone)
 
 	install := installCommand(t, filepath.Join(clone, "README.md"))
 
@@ -125,11 +127,12 @@ func (nc newcomer) follow(t *testing.T, home, gobin string) {
 		}
 		path = append(path, d)
 	}
-	env := append([]string{
+	// Nothing inherited; proxies at an egress trap that fails the test.
+	env := slices.Concat([]string{
 		"HOME=" + home,
 		"PATH=" + strings.Join(path, string(os.PathListSeparator)),
 		"AWS_EC2_METADATA_DISABLED=true",
-	}, nc.caches...)
+	}, harness.StartTrap(t).Env(), nc.caches)
 	if gobin != "" {
 		env = append(env, "GOBIN="+gobin)
 	}
@@ -171,13 +174,8 @@ func (nc newcomer) follow(t *testing.T, home, gobin string) {
 	// 3. The real kubectl, with the same PATH: it must reach the cluster
 	// through ekstoken.
 	signedBefore := srv.Stats().ByAccessKeyID[accessKey]
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(tools, "kubectl"), "get", "namespaces", "-o", "name")
-	cmd.Env, cmd.Dir = env, home
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	r := harness.Proc{Env: env, Dir: home, Timeout: time.Minute}.Run(t, filepath.Join(tools, "kubectl"), "get", "namespaces", "-o", "name")
+	if err := r.Err; err != nil {
 		var commands []string
 		for _, line := range strings.Split(string(rewritten), "\n") {
 			if strings.Contains(line, "command:") {
@@ -185,10 +183,10 @@ func (nc newcomer) follow(t *testing.T, home, gobin string) {
 			}
 		}
 		t.Fatalf("kubectl get namespaces after the README's steps: %v\nsetup wrote %q for a PATH of %s\n%s",
-			err, commands, strings.Join(path, string(os.PathListSeparator)), lastLines(stderr.String(), 3))
+			err, commands, strings.Join(path, string(os.PathListSeparator)), lastLines(r.Stderr, 3))
 	}
-	if !strings.Contains(stdout.String(), "namespace/default") {
-		t.Errorf("kubectl get namespaces printed %q", stdout.String())
+	if !strings.Contains(r.Stdout, "namespace/default") {
+		t.Errorf("kubectl get namespaces printed %q", r.Stdout)
 	}
 	if st := srv.Stats(); st.ByAccessKeyID[accessKey] <= signedBefore {
 		t.Errorf("the cluster saw no token signed with the newcomer's keys: %+v", st)
@@ -282,19 +280,15 @@ func writeFile(t *testing.T, path, body string, mode os.FileMode) {
 	}
 }
 
-// run runs a command to its end and returns its stdout; env nil inherits.
+// run runs a command to its end, with exactly env (which the harness's
+// guard must accept), and returns its stdout.
 func run(t *testing.T, env []string, dir, name string, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env, cmd.Dir = env, dir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, stdout.String(), stderr.String())
+	r := harness.Proc{Env: env, Dir: dir, Timeout: 5 * time.Minute}.Run(t, name, args...)
+	if r.Err != nil {
+		t.Fatalf("%s %s: %v\n%s%s", name, strings.Join(args, " "), r.Err, r.Stdout, r.Stderr)
 	}
-	return stdout.String()
+	return r.Stdout
 }
 
 // lastLines is the end of a command's stderr, or kubectl's line about the

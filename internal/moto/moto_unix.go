@@ -1,9 +1,5 @@
 //go:build unix
 
-// Package moto starts moto_server, a local emulator of the AWS APIs, on
-// 127.0.0.1 for tests, the benchmark and the demo: STS (AssumeRole and
-// friends) and EKS (CreateCluster, DescribeCluster) calls go there instead
-// of AWS.
 package moto
 
 import (
@@ -118,3 +114,7 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// Supported says whether Start can run moto_server here: nil on Unix,
+// ErrUnixOnly elsewhere.
+func Supported() error { return nil }
