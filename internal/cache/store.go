@@ -177,12 +177,9 @@ func (s Store) Remove(name string) error {
 // name pattern that are regular files of the user's. What they hold is for
 // the caller to check (Probe): the name alone proves nothing.
 func (s Store) Names() ([]string, error) {
-	des, err := os.ReadDir(s.Dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	des, err := s.list()
 	if err != nil {
-		return nil, fmt.Errorf("list cache: %w", err)
+		return nil, err
 	}
 	var names []string
 	for _, de := range des {
@@ -261,12 +258,9 @@ const UnusedAfter = 24 * time.Hour
 // does not grow with every identity it has ever served. It returns how
 // many it removed.
 func (s Store) RemoveUnused(now time.Time) (int, error) {
-	des, err := os.ReadDir(s.Dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
+	des, err := s.list()
 	if err != nil {
-		return 0, fmt.Errorf("list cache: %w", err)
+		return 0, err
 	}
 	n := 0
 	for _, de := range des {
@@ -288,6 +282,18 @@ func (s Store) RemoveUnused(now time.Time) (int, error) {
 	return n, nil
 }
 
+// list is the directory's entries, none when it does not exist.
+func (s Store) list() ([]fs.DirEntry, error) {
+	des, err := os.ReadDir(s.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list cache: %w", err)
+	}
+	return des, nil
+}
+
 // RemoveTemps removes every temp file of ekstoken's in the store, however
 // young, for `clear`: a live writer whose temp file goes only fails to
 // cache its token, which it still prints, and a killed one's secret must
@@ -297,12 +303,9 @@ func (s Store) RemoveTemps() (int, error) {
 }
 
 func (s Store) removeTemps(remove func(fs.FileInfo) bool) (int, error) {
-	des, err := os.ReadDir(s.Dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
+	des, err := s.list()
 	if err != nil {
-		return 0, fmt.Errorf("list cache: %w", err)
+		return 0, err
 	}
 	n := 0
 	for _, de := range des {
@@ -325,12 +328,9 @@ func (s Store) removeTemps(remove func(fs.FileInfo) bool) (int, error) {
 // lock name pattern, regular files of the user's, free to lock without
 // waiting. It returns how many it removed.
 func (s Store) RemoveStaleLocks() (int, error) {
-	des, err := os.ReadDir(s.Dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
+	des, err := s.list()
 	if err != nil {
-		return 0, fmt.Errorf("list cache: %w", err)
+		return 0, err
 	}
 	n := 0
 	for _, de := range des {

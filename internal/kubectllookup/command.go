@@ -7,6 +7,7 @@ package kubectllookup
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -211,4 +212,17 @@ func Kubeconfigs(flag string, getenv func(string) string, home string) ([]string
 		return nil, errors.New("no home directory: pass --kubeconfig")
 	}
 	return []string{filepath.Join(home, ".kube", "config")}, nil
+}
+
+// CommandSaid is Command, with its note (why a full path is written) said
+// on w: what setup and update-kubeconfig both do before they write.
+func CommandSaid(env Self, forced string, absolute bool, w io.Writer) (string, error) {
+	choice, err := Command(env, forced, absolute)
+	if err != nil {
+		return "", err
+	}
+	if choice.Note != "" {
+		fmt.Fprintln(w, choice.Note)
+	}
+	return choice.Command, nil
 }

@@ -69,13 +69,9 @@ func Run(ctx context.Context, env Env, in Input) error {
 }
 
 func run(ctx context.Context, env Env, o Input, files []string) error {
-	choice, err := kubectllookup.Command(kubectllookup.Self{Getenv: env.Getenv, Executable: env.Executable}, o.Command, o.Absolute)
+	command, err := kubectllookup.CommandSaid(kubectllookup.Self{Getenv: env.Getenv, Executable: env.Executable}, o.Command, o.Absolute, env.Stderr)
 	if err != nil {
 		return err
-	}
-	command := choice.Command
-	if choice.Note != "" {
-		fmt.Fprintln(env.Stderr, choice.Note)
 	}
 	var failed []string
 	var paths []string

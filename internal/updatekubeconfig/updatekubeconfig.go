@@ -115,13 +115,9 @@ func Run(ctx context.Context, env Env, o Input) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	choice, err := kubectllookup.Command(kubectllookup.Self{Getenv: env.Getenv, Executable: env.Executable}, o.Command, o.Absolute)
+	command, err := kubectllookup.CommandSaid(kubectllookup.Self{Getenv: env.Getenv, Executable: env.Executable}, o.Command, o.Absolute, env.Stderr)
 	if err != nil {
 		return err
-	}
-	command := choice.Command
-	if choice.Note != "" {
-		fmt.Fprintln(env.Stderr, choice.Note)
 	}
 	// Every cluster is described and checked before anything is said or
 	// written: with --all, one bad cluster leaves the file as it was.
