@@ -71,11 +71,7 @@ type Entry struct {
 // the region it was signed for, and with keys from the environment, the
 // key that signed it. The cluster name is a signed header, not readable
 // from the token: the stored key stands for it.
-func (e Entry) checkToken(id Identity) string {
-	c, err := token.Parse(e.Token)
-	if err != nil {
-		return err.Error()
-	}
+func (e Entry) checkToken(c token.Claims, id Identity) string {
 	entryRegion, _ := token.SigningRegion(e.Region)
 	asked, _ := token.SigningRegion(id.Region)
 	switch {
@@ -102,18 +98,24 @@ type Lifetime struct {
 // Lifetime reads the signing time from the token itself, never from a
 // stored field, so a tampered or foreign entry cannot extend it.
 func (e Entry) Lifetime() (Lifetime, error) {
+	_, l, err := e.claims()
+	return l, err
+}
+
+// claims reads the token once, for its lifetime and for checkToken.
+func (e Entry) claims() (token.Claims, Lifetime, error) {
 	if e.Format != EntryFormat {
-		return Lifetime{}, errors.New("unknown entry format \"" + e.Format + "\"")
+		return token.Claims{}, Lifetime{}, errors.New("unknown entry format \"" + e.Format + "\"")
 	}
 	c, err := token.Parse(e.Token)
 	if err != nil {
-		return Lifetime{}, err
+		return token.Claims{}, Lifetime{}, err
 	}
 	l := Lifetime{SignedAt: c.SignedAt, End: c.Expires()}
 	if !e.CredentialsExpire.IsZero() && e.CredentialsExpire.Before(l.End) {
 		l.End, l.CappedByCredentials = e.CredentialsExpire, true
 	}
-	return l, nil
+	return c, l, nil
 }
 
 // ServeUntil is the expiry ekstoken reports to kubectl and the moment it
@@ -205,11 +207,11 @@ func Lookup(r Reader, id Identity, now time.Time, margin time.Duration) (execcre
 	if e.Format == EntryFormat && e.Key != key {
 		return execcred.Credential{}, "entry belongs to another identity", false
 	}
-	life, err := e.Lifetime()
+	claims, life, err := e.claims()
 	if err != nil {
 		return execcred.Credential{}, err.Error(), false
 	}
-	if why := e.checkToken(id); why != "" {
+	if why := e.checkToken(claims, id); why != "" {
 		return execcred.Credential{}, why, false
 	}
 	if ok, why := life.Fresh(now, margin); !ok {

@@ -90,13 +90,16 @@ func stamp(path string) fileStamp {
 	// is slow on large files (a thousand-profile config is about 100 KiB).
 	// A checksum of 64 bits notices any rotation of keys; SHA-256 over it
 	// keeps what the entry stores from saying anything about the file.
-	h := crc64.New(crc64.MakeTable(crc64.ECMA)) // built once, on first use
-	n, err := io.Copy(h, io.LimitReader(f, maxKeyFile))
-	if err != nil {
+	// One buffer the file's size (a config file is a few KiB), one read.
+	buf := make([]byte, min(max(st.Size(), 0), maxKeyFile))
+	n, err := io.ReadFull(f, buf)
+	if err != nil && err != io.ErrUnexpectedEOF {
 		return s
 	}
-	sum := "crc64=" + strconv.FormatUint(h.Sum64(), 16) + ";size=" + strconv.FormatInt(n, 10)
+	sum := "crc64=" + strconv.FormatUint(crc64.Checksum(buf[:n], crc64.MakeTable(crc64.ECMA)), 16) + ";size=" + strconv.Itoa(n)
 	if n == maxKeyFile {
+		// Larger files are keyed by their first maxKeyFile bytes, size,
+		// time and file identity.
 		sum += ";fileSize=" + strconv.FormatInt(st.Size(), 10) + ";mtime=" + strconv.FormatInt(st.ModTime().UnixNano(), 10) +
 			";file=" + entryfile.ChangeStamp(st)
 	}
