@@ -1,6 +1,7 @@
 package tokencache
 
 import (
+	"errors"
 	"hash/crc64"
 	"io"
 	"os"
@@ -93,7 +94,7 @@ func stamp(path string) fileStamp {
 	// One buffer the file's size (a config file is a few KiB), one read.
 	buf := make([]byte, min(max(st.Size(), 0), maxKeyFile))
 	n, err := io.ReadFull(f, buf)
-	if err != nil && err != io.ErrUnexpectedEOF {
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return s
 	}
 	sum := "crc64=" + strconv.FormatUint(crc64.Checksum(buf[:n], crc64.MakeTable(crc64.ECMA)), 16) + ";size=" + strconv.Itoa(n)
