@@ -105,13 +105,12 @@ func (s *state) checkKubeconfig(m *merged) bool {
 		refused = ": kubectl accepts only " + apiV1 + " and " + apiV1beta1
 	}
 	if refused != "" {
-		s.add("kubeconfig", Fail, desc+refused,
-			fmt.Sprintf("set apiVersion: %s in user %q of %s", apiV1beta1, userName, u.file))
+		s.add("kubeconfig", Fail, desc+refused, s.setCredentials("--exec-api-version="+apiV1beta1))
 		return s.kind != kindOther
 	}
 	if s.exec.APIVersion == apiV1 && s.exec.InteractiveMode == "" {
 		s.add("kubeconfig", Fail, desc+": kubectl refuses a "+apiV1+" exec without interactiveMode",
-			fmt.Sprintf("add interactiveMode: IfAvailable to user %q of %s", userName, u.file))
+			s.setCredentials("--exec-interactive-mode=IfAvailable"))
 		return s.kind != kindOther
 	}
 	switch s.kind {
@@ -124,6 +123,24 @@ func (s *state) checkKubeconfig(m *merged) bool {
 		return false
 	}
 	return true
+}
+
+// setCredentials is the kubectl command that changes this user's exec
+// entry in the file that holds it. kubectl rewrites the file in its own
+// layout (comments go), but keeps the entry's other fields.
+func (s *state) setCredentials(flags ...string) string {
+	w := append([]string{"kubectl", "config", "set-credentials", s.rep.User}, flags...)
+	return shellJoin(append(w, "--kubeconfig", s.rep.File))
+}
+
+// setCommand points the user at path. kubectl drops the args when the
+// command changes, so they are given again.
+func (s *state) setCommand(path string) string {
+	flags := []string{"--exec-command=" + path}
+	for _, a := range s.exec.Args {
+		flags = append(flags, "--exec-arg="+a)
+	}
+	return s.setCredentials(flags...)
 }
 
 func orNone(s string) string {
@@ -182,21 +199,28 @@ func (s *state) checkCommand() bool {
 	default:
 		found = kubectllookup.LookPath(cmd, s.o.Getenv)
 	}
-	fixPath := s.o.command("setup", "--absolute", "--context", s.ctxName)
-	if s.kind == kindAWS {
-		fixPath = s.setupCmd
+	self := s.o.self()
+	// fix points the user at path: setup migrates an aws user; an
+	// ekstoken user, which setup leaves alone, is changed by kubectl.
+	fix := func(path string) string {
+		if s.kind == kindAWS {
+			return s.o.command("setup", "--absolute", "--context", s.ctxName)
+		}
+		if path == "" {
+			path = "/path/to/ekstoken"
+		}
+		return s.setCommand(path)
 	}
 	if found == "" {
-		s.add("command", Fail, fmt.Sprintf("kubectl cannot start %q: not found on PATH (%s)", cmd, s.o.Getenv("PATH")), fixPath)
+		s.add("command", Fail, fmt.Sprintf("kubectl cannot start %q: not found on PATH (%s)", cmd, s.o.Getenv("PATH")), fix(self))
 		// The checks after this one do not need the command.
 		return true
 	}
 	detail := fmt.Sprintf("%s runs %s", cmd, found)
 	if s.kind == kindEkstoken {
-		self := s.o.self()
 		if self == "" || !sameFile(self, found) {
 			s.add("command", Warn, fmt.Sprintf("%s, not this ekstoken (%s, version %s): kubectl runs another build", detail, orNone(self), s.o.Version),
-				fixPath)
+				fix(self))
 			return true
 		}
 		detail += ", this ekstoken (version " + s.o.Version + ")"
@@ -209,7 +233,7 @@ func (s *state) checkCommand() bool {
 			return s.o.Getenv(k)
 		}
 		if kubectllookup.LookPath(cmd, gui) == "" {
-			s.add("command", Warn, detail+"; a kubectl started by a GUI app (PATH "+GUIPath+") would not find it", fixPath)
+			s.add("command", Warn, detail+"; a kubectl started by a GUI app (PATH "+GUIPath+") would not find it", fix(found))
 			return true
 		}
 	}

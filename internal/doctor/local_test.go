@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -119,14 +120,10 @@ func (f *fixture) kubeconfigFor(t *testing.T, ctx string, u user) {
 // in the process for the SDK.
 func (f *fixture) run(t *testing.T, o doctor.Options) doctor.Report {
 	t.Helper()
-	for _, k := range awsVars {
-		// The SDK tells unset from empty: unset them, restored by Setenv.
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-	for k, v := range f.env {
-		t.Setenv(k, v)
-	}
+	// The SDK reads the process's environment: give it the fixture's for
+	// the run only, so that the real kubectl still runs in a sandbox.
+	restore := setProcessEnv(t, f.env)
+	defer restore()
 	o.Getenv = func(k string) string { return f.env[k] }
 	o.Home = f.home
 	o.Now = time.Now
@@ -140,6 +137,37 @@ func (f *fixture) run(t *testing.T, o doctor.Options) doctor.Report {
 		t.Fatalf("got %d reports, want 1", len(reps))
 	}
 	return reps[0]
+}
+
+// setProcessEnv makes env the process's AWS and HOME environment and
+// returns what puts the old one back. The SDK tells unset from empty.
+func setProcessEnv(t *testing.T, env map[string]string) func() {
+	t.Helper()
+	t.Setenv("HOME", os.Getenv("HOME")) // refuses t.Parallel
+	keys := append(slices.Clone(awsVars), "HOME", "PATH", "AWS_EC2_METADATA_DISABLED")
+	type saved struct {
+		v  string
+		ok bool
+	}
+	old := map[string]saved{}
+	for _, k := range keys {
+		v, ok := os.LookupEnv(k)
+		old[k] = saved{v, ok}
+		if nv, set := env[k]; set {
+			os.Setenv(k, nv)
+		} else {
+			os.Unsetenv(k)
+		}
+	}
+	return func() {
+		for k, s := range old {
+			if s.ok {
+				os.Setenv(k, s.v)
+			} else {
+				os.Unsetenv(k)
+			}
+		}
+	}
 }
 
 func statuses(r doctor.Report) map[string]doctor.Status {
@@ -196,6 +224,9 @@ func TestBrokenSetups(t *testing.T) {
 		detail  []string // substrings of the check's detail
 		fix     []string // substrings of its fix
 		passing []string // checks that must still pass
+		// fixed: the fix is a kubectl command; run it with the real
+		// kubectl and check that the check then passes.
+		fixed bool
 	}{{
 		name: "profile shadowed by env keys",
 		build: func(t *testing.T, f *fixture) {
@@ -228,8 +259,9 @@ func TestBrokenSetups(t *testing.T) {
 		},
 		check: "command", status: doctor.Fail,
 		detail:  []string{"not found on PATH", "elsewhere"},
-		fix:     []string{"ekstoken setup --absolute --context nopath"},
+		fix:     []string{"kubectl config set-credentials u-nopath --exec-command=", "--exec-arg=token --exec-arg=--cluster-name --exec-arg=nopath"},
 		passing: []string{"kubeconfig", "region", "credentials", "token"},
+		fixed:   true,
 	}, {
 		name: "absolute command that is gone",
 		build: func(t *testing.T, f *fixture) {
@@ -239,7 +271,8 @@ func TestBrokenSetups(t *testing.T) {
 			f.kubeconfigFor(t, "gone", u)
 		},
 		check: "command", status: doctor.Fail,
-		fix: []string{"ekstoken setup --absolute --context gone"},
+		fix:   []string{"kubectl config set-credentials u-gone --exec-command="},
+		fixed: true,
 	}, {
 		name: "minimal GUI PATH",
 		build: func(t *testing.T, f *fixture) {
@@ -251,7 +284,8 @@ func TestBrokenSetups(t *testing.T) {
 		},
 		check: "command", status: doctor.Warn,
 		detail: []string{doctor.GUIPath},
-		fix:    []string{"ekstoken setup --absolute --context gui"},
+		fix:    []string{"kubectl config set-credentials u-gui --exec-command="},
+		fixed:  true,
 	}, {
 		name: "v1alpha1",
 		build: func(t *testing.T, f *fixture) {
@@ -262,7 +296,8 @@ func TestBrokenSetups(t *testing.T) {
 		},
 		check: "kubeconfig", status: doctor.Fail,
 		detail: []string{"v1alpha1"},
-		fix:    []string{"apiVersion: client.authentication.k8s.io/v1beta1", `"u-alpha"`},
+		fix:    []string{"kubectl config set-credentials u-alpha --exec-api-version=client.authentication.k8s.io/v1beta1"},
+		fixed:  true,
 	}, {
 		name: "v1 without interactiveMode",
 		build: func(t *testing.T, f *fixture) {
@@ -272,7 +307,8 @@ func TestBrokenSetups(t *testing.T) {
 			f.kubeconfigFor(t, "v1", u)
 		},
 		check: "kubeconfig", status: doctor.Fail,
-		fix: []string{"interactiveMode: IfAvailable"},
+		fix:   []string{"--exec-interactive-mode=IfAvailable"},
+		fixed: true,
 	}, {
 		name: "missing region",
 		build: func(t *testing.T, f *fixture) {
@@ -321,6 +357,21 @@ func TestBrokenSetups(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
 			tt.build(t, f)
+			var kubectl func(fix string)
+			if tt.fixed && !testing.Short() {
+				path := testenv.PlainKubectl(t)
+				sb := sandbox.New(t, sandbox.Options{Home: f.home})
+				kubectl = func(fix string) {
+					cmd, ok := strings.CutPrefix(fix, "kubectl ")
+					if !ok {
+						t.Fatalf("fix %q is not a kubectl command", fix)
+					}
+					res := sandbox.Proc{Env: sb.Env()}.MustExit(t, "/bin/sh", "-c", "\"$0\" "+cmd, path)
+					if res.Code() != 0 {
+						t.Fatalf("%s: %s", fix, res.Stderr)
+					}
+				}
+			}
 			r := f.run(t, doctor.Options{})
 			c, ok := find(r, tt.check, tt.status)
 			if !ok {
@@ -346,6 +397,13 @@ func TestBrokenSetups(t *testing.T) {
 				t.Errorf("Failed() = %v, want %v", got, want)
 			}
 			checkNoSecrets(t, r)
+			if kubectl != nil {
+				kubectl(c.Fix)
+				r := f.run(t, doctor.Options{})
+				if st := statuses(r)[tt.check]; st != doctor.OK {
+					t.Errorf("after the fix, check %s is %q, want ok: %+v", tt.check, st, r.Checks)
+				}
+			}
 		})
 	}
 }
@@ -360,7 +418,7 @@ func TestHealthy(t *testing.T) {
 	u.command = f.self // as `setup --absolute` writes it
 	f.kubeconfigFor(t, "prod", u)
 
-	// The real kubectl reads this kubeconfig (before f.run narrows PATH).
+	// The real kubectl reads this kubeconfig.
 	if !testing.Short() {
 		kubectl := testenv.PlainKubectl(t)
 		sb := sandbox.New(t, sandbox.Options{Home: f.home})

@@ -64,8 +64,16 @@ func (o *Options) command(args ...string) string {
 	if o.Kubeconfig != "" && (args[0] == "setup" || args[0] == "update-kubeconfig") {
 		parts = append(parts, "--kubeconfig", o.Kubeconfig)
 	}
-	for i, p := range parts {
-		if p == "" || strings.ContainsAny(p, " \t'\"$`\\*?;&|<>()") {
+	return shellJoin(parts)
+}
+
+// shellJoin quotes words for a POSIX shell where they need it, so that a
+// fix can be pasted as it is.
+func shellJoin(words []string) string {
+	parts := make([]string, len(words))
+	for i, p := range words {
+		parts[i] = p
+		if p == "" || strings.ContainsAny(p, " \t\n'\"$`\\*?;&|<>()[]{}~#!") {
 			parts[i] = "'" + strings.ReplaceAll(p, "'", `'\''`) + "'"
 		}
 	}
