@@ -108,7 +108,7 @@ users:
 		t.Errorf("doctor: code %d, stderr %q, stdout:\n%s", code, stderr, out)
 	}
 	out, _, code = doc("--context", "bad")
-	if code != 1 || !strings.Contains(out, "\nfail  kubeconfig ") || !strings.Contains(out, "\n      → set apiVersion: client.authentication.k8s.io/v1beta1") {
+	if code != 1 || !strings.Contains(out, "\nfail  kubeconfig ") || !strings.Contains(out, "\n      → kubectl config set-credentials bad --exec-api-version=client.authentication.k8s.io/v1beta1") {
 		t.Errorf("doctor --context bad: code %d, stdout:\n%s", code, out)
 	}
 	if _, stderr, code = doc("-o", "yaml"); code != 1 || !strings.Contains(stderr, "use text or json") {
