@@ -471,10 +471,10 @@ func (s *state) checkToken(ctx context.Context) bool {
 	}
 	dir := cmpOr(s.req.CacheDir, tokencache.DefaultDir(s.getenv, s.o.Home))
 	id := tokencache.NewIdentity(s.req.Request, s.getenv, s.o.Home)
-	if cred, _, ok := tokencache.Lookup(cache.Store{Dir: dir}, id, now, s.req.Margin); ok {
-		detail += fmt.Sprintf("; cache hit in %s, served for %s more", dir, (cred.Expiration.Sub(now) - s.req.Margin).Round(time.Second))
+	if cred, why, ok := tokencache.Lookup(cache.Store{Dir: dir}, id, now, s.req.Margin); ok {
+		detail += fmt.Sprintf("; kubectl is served the cached token in %s for %s more", dir, cred.Expiration.Sub(now).Round(time.Second))
 	} else {
-		detail += "; no fresh cache entry: kubectl's next call signs a new one"
+		detail += fmt.Sprintf("; no cached token to serve (%s): kubectl's next call signs one", why)
 	}
 	s.add("token", OK, detail, "")
 	return true

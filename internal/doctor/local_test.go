@@ -7,15 +7,18 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ekstoken/ekstoken/internal/cache"
 	"github.com/ekstoken/ekstoken/internal/doctor"
 	"github.com/ekstoken/ekstoken/internal/testenv"
 	"github.com/ekstoken/ekstoken/internal/testenv/sandbox"
+	"github.com/ekstoken/ekstoken/internal/tokencache"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -335,6 +338,18 @@ func TestBrokenSetups(t *testing.T) {
 		fix:     []string{"ekstoken setup --context legacy"},
 		passing: []string{"region", "credentials", "token"},
 	}, {
+		name: "profile that needs an MFA code",
+		build: func(t *testing.T, f *fixture) {
+			f.keysProfile(t, "base")
+			f.write(t, ".aws/config", "[profile base]\n[profile mfa-admin]\nrole_arn = arn:aws:iam::123456789012:role/Admin\n"+
+				"source_profile = base\nmfa_serial = arn:aws:iam::123456789012:mfa/me\nregion = us-east-1\n")
+			f.kubeconfigFor(t, "mfa", ekstokenUser("mfa", "", "--profile", "mfa-admin"))
+		},
+		check: "credentials", status: doctor.Warn,
+		detail:  []string{"MFA", "mfa-admin"},
+		fix:     []string{"ekstoken token --cluster-name mfa --profile mfa-admin"},
+		passing: []string{"kubeconfig", "region"},
+	}, {
 		name: "expired SSO session",
 		build: func(t *testing.T, f *fixture) {
 			start := "https://d-1234567890.awsapps.com/start"
@@ -447,6 +462,26 @@ func TestHealthy(t *testing.T) {
 	if remote.Region != "sa-east-1" || remote.Request.ClusterName != "prod" || !strings.HasPrefix(remote.Token, "k8s-aws-v1.") ||
 		remote.Cluster.Server != "https://127.0.0.1:1" || remote.Credentials.Credentials.AccessKeyID != fileKeyID {
 		t.Errorf("the hook got %+v", remote)
+	}
+	checkNoSecrets(t, r)
+	if c, _ := find(r, "token", doctor.OK); !strings.Contains(c.Detail, "no cached token to serve (no entry)") {
+		t.Errorf("token check before any entry: %q", c.Detail)
+	}
+
+	// Once the token command has cached a token, doctor says for how long
+	// kubectl is served it.
+	getenv := func(k string) string { return f.env[k] }
+	id := tokencache.NewIdentity(remote.Request, getenv, f.home)
+	store := cache.Store{Dir: tokencache.DefaultDir(getenv, f.home)}
+	e := tokencache.NewEntry(id.Key(), remote.Token)
+	e.Cluster, e.Region, e.Profile, e.AccessKeyID = id.Cluster, remote.Region, id.Profile, fileKeyID
+	if err := store.Write(id.Name(), e); err != nil {
+		t.Fatal(err)
+	}
+	r = f.run(t, doctor.Options{})
+	c, _ := find(r, "token", doctor.OK)
+	if !regexp.MustCompile(`served the cached token in .* for 1[34]m\d+s more`).MatchString(c.Detail) {
+		t.Errorf("token check with a cached token: %q", c.Detail)
 	}
 	checkNoSecrets(t, r)
 }
