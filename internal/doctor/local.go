@@ -24,6 +24,9 @@ import (
 // often gives the kubectl it runs.
 const GUIPath = "/usr/bin:/bin:/usr/sbin:/sbin"
 
+// resolveTimeout bounds the AWS calls that resolving credentials may make.
+const resolveTimeout = 15 * time.Second
+
 // The exec apiVersions kubectl accepts; v1alpha1 was removed in 1.24.
 const (
 	apiV1       = "client.authentication.k8s.io/v1"
@@ -366,7 +369,10 @@ func (s *state) checkCredentials(ctx context.Context) bool {
 		// env: name the profile it would find there.
 		opts.Profile = profile
 	}
-	res, err := awsauth.Resolve(ctx, opts)
+	// SSO, assume-role and container credentials call AWS: bound the wait.
+	rctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
+	res, err := awsauth.Resolve(rctx, opts)
 	if err != nil {
 		var sso *awsauth.SSOLoginError
 		var exp *awsauth.ExpiredError
