@@ -41,6 +41,7 @@ const (
 	kindOther userKind = iota
 	kindEkstoken
 	kindAWS
+	kindAuthenticator
 )
 
 // state is what the local checks of one context learn, in order.
@@ -109,18 +110,22 @@ func (s *state) checkKubeconfig(m *merged) bool {
 	}
 	if refused != "" {
 		s.add("kubeconfig", Fail, desc+refused, s.setCredentials("--exec-api-version="+apiV1beta1))
-		return s.kind != kindOther
+		return s.kind == kindEkstoken || s.kind == kindAWS
 	}
 	if s.exec.APIVersion == apiV1 && s.exec.InteractiveMode == "" {
 		s.add("kubeconfig", Fail, desc+": kubectl refuses a "+apiV1+" exec without interactiveMode",
 			s.setCredentials("--exec-interactive-mode=IfAvailable"))
-		return s.kind != kindOther
+		return s.kind == kindEkstoken || s.kind == kindAWS
 	}
 	switch s.kind {
 	case kindEkstoken:
 		s.add("kubeconfig", OK, desc+": an ekstoken user", "")
 	case kindAWS:
 		s.add("kubeconfig", Warn, desc+": runs `aws eks get-token`, half a second to two seconds per kubectl command", s.setupCmd)
+	case kindAuthenticator:
+		// Its args are not the token command's: setup translates them.
+		s.add("kubeconfig", Warn, desc+": runs aws-iam-authenticator; EKS checks skipped until it runs ekstoken", s.setupCmd)
+		return false
 	default:
 		s.add("kubeconfig", Skip, desc+": another plugin, not ekstoken or `aws eks get-token`; EKS checks skipped", "")
 		return false
@@ -159,6 +164,8 @@ func kindOf(e *ExecConfig) userKind {
 	switch base {
 	case kubectllookup.BinaryName:
 		return kindEkstoken
+	case "aws-iam-authenticator":
+		return kindAuthenticator
 	case "aws":
 		if i := slices.Index(e.Args, "eks"); i >= 0 && i+1 < len(e.Args) && e.Args[i+1] == "get-token" {
 			return kindAWS

@@ -338,6 +338,16 @@ func TestBrokenSetups(t *testing.T) {
 		fix:     []string{"ekstoken setup --context legacy"},
 		passing: []string{"region", "credentials", "token"},
 	}, {
+		name: "aws-iam-authenticator user",
+		build: func(t *testing.T, f *fixture) {
+			f.writeExe(t, "aws-iam-authenticator")
+			f.kubeconfigFor(t, "iam", user{apiVersion: "client.authentication.k8s.io/v1beta1", command: "aws-iam-authenticator",
+				args: []string{"token", "-i", "iam"}})
+		},
+		check: "kubeconfig", status: doctor.Warn,
+		detail: []string{"aws-iam-authenticator", "skipped"},
+		fix:    []string{"ekstoken setup --context iam"},
+	}, {
 		name: "profile that needs an MFA code",
 		build: func(t *testing.T, f *fixture) {
 			f.keysProfile(t, "base")
