@@ -156,21 +156,24 @@ func setProcessEnv(t *testing.T, env map[string]string) func() {
 	for _, k := range keys {
 		v, ok := os.LookupEnv(k)
 		old[k] = saved{v, ok}
-		if nv, set := env[k]; set {
-			os.Setenv(k, nv)
-		} else {
-			os.Unsetenv(k)
+		if err := setOrUnset(k, env[k], k != "HOME" && env[k] == ""); err != nil {
+			t.Fatal(err)
 		}
 	}
 	return func() {
 		for k, s := range old {
-			if s.ok {
-				os.Setenv(k, s.v)
-			} else {
-				os.Unsetenv(k)
+			if err := setOrUnset(k, s.v, !s.ok); err != nil {
+				t.Error(err)
 			}
 		}
 	}
+}
+
+func setOrUnset(k, v string, unset bool) error {
+	if unset {
+		return os.Unsetenv(k)
+	}
+	return os.Setenv(k, v)
 }
 
 func statuses(r doctor.Report) map[string]doctor.Status {
