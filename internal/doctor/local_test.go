@@ -370,7 +370,7 @@ func TestBrokenSetups(t *testing.T) {
 				"\nsso_region = us-east-1\nsso_account_id = 123456789012\nsso_role_name = Dev\nregion = eu-central-1\n")
 			sum := sha1.Sum([]byte(start))
 			f.write(t, ".aws/sso/cache/"+hex.EncodeToString(sum[:])+".json", fmt.Sprintf(
-				`{"startUrl":%q,"region":"us-east-1","accessToken":"dummy-secret-sso","expiresAt":"%s"}`,
+				`{"startUrl":%q,"region":"us-east-1","accessToken":"dummy-secret-sso","expiresAt":%q}`,
 				start, time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)))
 			u := ekstokenUser("sso", "")
 			u.env = map[string]string{"AWS_PROFILE": "sso-dev"}
