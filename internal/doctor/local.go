@@ -292,7 +292,8 @@ func (s *state) checkRegion(ctx context.Context) bool {
 	args := s.exec.Args
 	req, ok := fastpath.Parse(args)
 	if !ok {
-		s.add("region", Fail, fmt.Sprintf("cannot read the cluster from args %q: a --cluster-name or --cluster-id and known flags are needed", strings.Join(args, " ")),
+		// The args are not quoted back: they may hold what is not for a report.
+		s.add("region", Fail, fmt.Sprintf("cannot read the args of user %q: the token command needs --cluster-name or --cluster-id, and only its own flags", s.rep.User),
 			s.o.command("update-kubeconfig", "--name", "CLUSTER", "--region", "REGION"))
 		return false
 	}

@@ -329,6 +329,17 @@ func TestBrokenSetups(t *testing.T) {
 		fix:     []string{"--region", `"u-noregion"`},
 		passing: []string{"kubeconfig"},
 	}, {
+		name: "args without a cluster",
+		build: func(t *testing.T, f *fixture) {
+			f.keysProfile(t, "default")
+			u := ekstokenUser("x", "eu-west-1")
+			u.args = []string{"token", "--region", "eu-west-1", "--role-arn", "arn:aws:iam::123456789012:role/secret-ish"}
+			f.kubeconfigFor(t, "nocluster", u)
+		},
+		check: "region", status: doctor.Fail,
+		detail: []string{`"u-nocluster"`, "--cluster-name"},
+		fix:    []string{"ekstoken update-kubeconfig --name"},
+	}, {
 		name: "aws eks get-token user",
 		build: func(t *testing.T, f *fixture) {
 			f.keysProfile(t, "default")
