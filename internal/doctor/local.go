@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -46,6 +47,7 @@ const (
 
 // state is what the local checks of one context learn, in order.
 type state struct {
+	ctx     context.Context
 	o       *Options
 	rep     *Report
 	ctxName string
@@ -229,8 +231,8 @@ func (s *state) checkCommand() bool {
 	detail := fmt.Sprintf("%s runs %s", cmd, found)
 	if s.kind == kindEkstoken {
 		if self == "" || !sameFile(self, found) {
-			s.add("command", Warn, fmt.Sprintf("%s, not this ekstoken (%s, version %s): kubectl runs another build", detail, orNone(self), s.o.Version),
-				fix(self))
+			s.add("command", Warn, fmt.Sprintf("%s (%s), not this ekstoken (%s, version %s): kubectl runs another build",
+				detail, versionOf(s.ctx, found), orNone(self), s.o.Version), fix(self))
 			return true
 		}
 		detail += ", this ekstoken (version " + s.o.Version + ")"
@@ -249,6 +251,21 @@ func (s *state) checkCommand() bool {
 	}
 	s.add("command", OK, detail, "")
 	return true
+}
+
+// versionOf asks another ekstoken for its version, as `ekstoken version`
+// prints it, with no environment and a short timeout.
+func versionOf(ctx context.Context, path string) string {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, "version")
+	cmd.Env = []string{}
+	out, err := cmd.Output()
+	v, ok := strings.CutPrefix(strings.TrimSpace(string(out)), kubectllookup.BinaryName+" ")
+	if err != nil || !ok || strings.ContainsAny(v, "\n\r") || len(v) > 100 {
+		return "version unknown"
+	}
+	return "version " + v
 }
 
 func isExecutable(p string) bool {

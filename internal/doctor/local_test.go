@@ -280,6 +280,28 @@ func TestBrokenSetups(t *testing.T) {
 		fix:   []string{"kubectl config set-credentials u-gone --exec-command="},
 		fixed: true,
 	}, {
+		name: "another ekstoken first on PATH",
+		build: func(t *testing.T, f *fixture) {
+			if runtime.GOOS == "windows" {
+				t.Skip("the stand-in is a shell script")
+			}
+			f.keysProfile(t, "default")
+			old := filepath.Join(f.home, "old-bin")
+			if err := os.MkdirAll(old, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(old, "ekstoken"), []byte("#!/bin/sh\necho 'ekstoken v0.0.7-old'\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			f.env["PATH"] = old + string(os.PathListSeparator) + f.bin
+			f.kubeconfigFor(t, "other", ekstokenUser("other", "us-west-2"))
+		},
+		check: "command", status: doctor.Warn,
+		detail:  []string{"old-bin", "version v0.0.7-old", "not this ekstoken"},
+		fix:     []string{"kubectl config set-credentials u-other --exec-command="},
+		passing: []string{"kubeconfig", "region", "credentials", "token"},
+		fixed:   true,
+	}, {
 		name: "minimal GUI PATH",
 		build: func(t *testing.T, f *fixture) {
 			if runtime.GOOS == "windows" {

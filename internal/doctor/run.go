@@ -131,7 +131,7 @@ func Run(ctx context.Context, o Options) ([]Report, error) {
 
 func checkContext(ctx context.Context, o *Options, m *merged, name string) Report {
 	rep := Report{Context: name, Checks: []Check{}}
-	s := &state{o: o, rep: &rep, ctxName: name}
+	s := &state{ctx: ctx, o: o, rep: &rep, ctxName: name}
 	steps := []func() bool{
 		func() bool { return s.checkKubeconfig(m) },
 		s.checkCommand,
