@@ -276,4 +276,3 @@ func TestWithExecEnv(t *testing.T) {
 		t.Errorf("request %+v", r)
 	}
 }
-
