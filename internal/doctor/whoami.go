@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/ekstoken/ekstoken/internal/awsauth"
 	"github.com/ekstoken/ekstoken/internal/kubectllookup"
 	"github.com/ekstoken/ekstoken/internal/signer"
@@ -104,7 +105,12 @@ func Whoami(ctx context.Context, env WhoamiEnv, in WhoamiInput) (WhoamiResult, e
 		return res, nil
 	}
 	res.Region = ar.Config.Region
-	c, awsID, ans := CheckIdentity(ctx, ar.Config, env.Now)
+	// The credentials just resolved, as they are: a provider asked again
+	// might assume the role again, or ask for another MFA code.
+	cfg := ar.Config.Copy()
+	creds := ar.Credentials
+	cfg.Credentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil })
+	c, awsID, ans := CheckIdentity(ctx, cfg, env.Now)
 	res.Checks = append(res.Checks, c, CheckClock(ans))
 	if c.Status == OK {
 		res.AWS = &awsID
