@@ -20,6 +20,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/ekstoken/ekstoken/internal/eksapi"
+	"github.com/ekstoken/ekstoken/internal/token"
 )
 
 // Timeout bounds each network check: a diagnosis must not hang on the
@@ -87,6 +88,16 @@ func CheckIdentity(ctx context.Context, cfg aws.Config, now func() time.Time) (C
 		// One retry: enough for the SDK's own clock-skew correction,
 		// little enough to stay within Timeout.
 		o.RetryMaxAttempts = 2
+		// A FIPS pseudo-region names the FIPS host of the real region,
+		// as the token command signs for it.
+		// An endpoint override (a VPC endpoint, a test) is taken as it is:
+		// the SDK refuses FIPS with one.
+		if real, fips := token.SigningRegion(cfg.Region); fips {
+			o.Region = real
+			if o.BaseEndpoint == nil {
+				o.EndpointOptions.UseFIPSEndpoint = aws.FIPSEndpointStateEnabled
+			}
+		}
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
 			return s.Deserialize.Add(capture, middleware.After)
 		})
@@ -101,9 +112,12 @@ func CheckIdentity(ctx context.Context, cfg aws.Config, now func() time.Time) (C
 		case ctx.Err() != nil:
 			c.Detail = fmt.Sprintf("no answer from %s within %v", endpoint, Timeout)
 			c.Fix = "check the network, a proxy (HTTPS_PROXY) and AWS_ENDPOINT_URL_STS; behind a VPC endpoint, set AWS_STS_REGIONAL_ENDPOINTS=regional"
-		case ans.ServerDate.IsZero():
+		case ans.ServerDate.IsZero() && isNetErr(err):
 			c.Detail = fmt.Sprintf("cannot reach %s: %s", endpoint, shortErr(err))
 			c.Fix = "check the network, a proxy (HTTPS_PROXY) and AWS_ENDPOINT_URL_STS"
+		case ans.ServerDate.IsZero():
+			c.Detail = fmt.Sprintf("cannot call STS GetCallerIdentity (%s): %s", endpoint, shortErr(err))
+			c.Fix = "check the region, AWS_ENDPOINT_URL_STS and the profile's endpoint_url"
 		default:
 			c.Detail = fmt.Sprintf("STS at %s refused the credentials: %s", endpoint, shortErr(err))
 			c.Fix = "renew the credentials (aws sso login, fresh keys), or fix the clock if the clock check says it is off"

@@ -387,3 +387,44 @@ func TestCheckClusterCannotReview(t *testing.T) {
 		srv.Close()
 	}
 }
+
+// stsStub answers GetCallerIdentity with the Date given, and records the
+// credential scope each request was signed for.
+func stsStub(t *testing.T, date time.Time, scopes *[]string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		if _, after, ok := strings.Cut(auth, "Credential="); ok {
+			scope, _, _ := strings.Cut(after, ",")
+			*scopes = append(*scopes, scope)
+		}
+		w.Header().Set("Date", date.UTC().Format(http.TimeFormat))
+		w.Header().Set("Content-Type", "text/xml")
+		fmt.Fprint(w, `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>`+
+			`<Arn>arn:aws:sts::111122223333:assumed-role/Dev/bob</Arn><UserId>AROA:bob</UserId><Account>111122223333</Account>`+
+			`</GetCallerIdentityResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></GetCallerIdentityResponse>`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// The pseudo-regions sign for their real region, as the token command
+// does; the clock is compared with the Date STS sent, whatever it is.
+func TestCheckIdentityStub(t *testing.T) {
+	stsDate := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	for region, scope := range map[string]string{"fips-us-east-2": "/us-east-2/sts/", "us-west-2-fips": "/us-west-2/sts/", "eu-west-1": "/eu-west-1/sts/"} {
+		var scopes []string
+		url := stsStub(t, stsDate, &scopes)
+		c, id, ans := CheckIdentity(context.Background(), awsConfig(url, region, "AKID", "secret", ""),
+			func() time.Time { return stsDate.Add(-4 * time.Minute) })
+		if c.Status != OK || id.Role != "arn:aws:iam::111122223333:role/Dev" {
+			t.Errorf("%s: %+v %+v", region, c, id)
+		}
+		if len(scopes) != 1 || !strings.Contains(scopes[0], scope) {
+			t.Errorf("%s: signed for %v, want %s", region, scopes, scope)
+		}
+		if cc := CheckClock(ans); cc.Status != Warn || !strings.Contains(cc.Detail, "4m0s behind") {
+			t.Errorf("%s: clock %+v, want 4m0s behind", region, cc)
+		}
+	}
+}
