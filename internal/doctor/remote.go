@@ -207,7 +207,7 @@ func CheckCluster(ctx context.Context, t Target, token string) (Check, KubeUser)
 		c.Fix = fmt.Sprintf("ekstoken update-kubeconfig --name %s --region %s", cmpOr(t.ClusterName, "CLUSTER"), cmpOr(t.Region, "REGION"))
 		return c, KubeUser{}
 	}
-	tlsConf := &tls.Config{ServerName: t.TLSServerName, InsecureSkipVerify: t.Insecure} //nolint:gosec // as the kubeconfig asks
+	tlsConf := &tls.Config{ServerName: t.TLSServerName, InsecureSkipVerify: t.Insecure} // only when the kubeconfig says insecure-skip-tls-verify, as kubectl does
 	if len(t.CAData) > 0 {
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(t.CAData) {
