@@ -323,8 +323,12 @@ func CheckEKS(ctx context.Context, api Describer, name string) (Check, EKSInfo) 
 		case strings.Contains(msg, "ResourceNotFound"):
 			return Check{Name: "eks", Status: Fail, Detail: fmt.Sprintf("EKS has no cluster %s in this region and account", name),
 				Fix: "aws eks list-clusters shows the names; fix --cluster-name and --region in the kubeconfig"}, EKSInfo{}
-		case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || isNetErr(err):
-			return Check{Name: "eks", Status: Warn, Detail: fmt.Sprintf("cannot reach the EKS API: %s", shortErr(err)),
+		case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded):
+			return Check{Name: "eks", Status: Warn, Detail: fmt.Sprintf("no answer from the EKS API within %v: %s", Timeout, msg),
+				Fix: "check the network and AWS_ENDPOINT_URL_EKS"}, EKSInfo{}
+		case isNetErr(err):
+			// The error names the URL it could not reach.
+			return Check{Name: "eks", Status: Warn, Detail: "cannot reach the EKS API: " + msg,
 				Fix: "check the network and AWS_ENDPOINT_URL_EKS"}, EKSInfo{}
 		}
 		return Check{Name: "eks", Status: Warn, Detail: shortErr(err)}, EKSInfo{}

@@ -212,6 +212,7 @@ func eksStub(t *testing.T, code int, errType, body string) eksapi.Client {
 
 func TestCheckEKS(t *testing.T) {
 	ctx := context.Background()
+	deadEKS := closedURL(t, "http")
 	for _, tc := range []struct {
 		name          string
 		api           eksapi.Client
@@ -228,8 +229,8 @@ func TestCheckEKS(t *testing.T) {
 			want: Warn, detail: "not allowed to describe the cluster c", fix: "eks:DescribeCluster"},
 		{name: "not found", api: eksStub(t, 404, "ResourceNotFoundException", `{"message":"No cluster found for name: c."}`),
 			want: Fail, detail: "no cluster c", fix: "list-clusters"},
-		{name: "unreachable", api: eksapi.Client{Config: awsConfig("", "eu-west-1", "AKID", "secret", ""), Endpoint: closedURL(t, "http"), Now: time.Now},
-			want: Warn, detail: "cannot reach the EKS API", fix: "AWS_ENDPOINT_URL_EKS"},
+		{name: "unreachable", api: eksapi.Client{Config: awsConfig("", "eu-west-1", "AKID", "secret", ""), Endpoint: deadEKS, Now: time.Now},
+			want: Warn, detail: "cannot reach the EKS API: describe EKS cluster \"c\" in eu-west-1: Get \"" + deadEKS + "/clusters/c\"", fix: "AWS_ENDPOINT_URL_EKS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, info := CheckEKS(ctx, tc.api, "c")
@@ -426,5 +427,31 @@ func TestCheckIdentityStub(t *testing.T) {
 		if cc := CheckClock(ans); cc.Status != Warn || !strings.Contains(cc.Detail, "4m0s behind") {
 			t.Errorf("%s: clock %+v, want 4m0s behind", region, cc)
 		}
+	}
+}
+
+// A server that takes the connection and never answers costs a check its
+// timeout, not a hang, and the check names the server. The parent context
+// stands in for Timeout here, which the checks never extend.
+func TestChecksDoNotHang(t *testing.T) {
+	hung := make(chan struct{})
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-hung }))
+	plain := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-hung }))
+	t.Cleanup(func() { close(hung); srv.Close(); plain.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	c, _ := CheckCluster(ctx, Target{Server: srv.URL, Insecure: true}, "k8s-aws-v1.x")
+	if c.Status != Fail || !strings.Contains(c.Detail, "no answer from the API server at "+srv.URL) {
+		t.Errorf("cluster: %+v", c)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel2()
+	c, _, _ = CheckIdentity(ctx2, awsConfig(plain.URL, "eu-west-1", "AKID", "secret", ""), time.Now)
+	if c.Status != Fail || !strings.Contains(c.Detail, "no answer from "+plain.URL) {
+		t.Errorf("identity: %+v", c)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %v", d)
 	}
 }
