@@ -120,7 +120,8 @@ func newRoot(env *Env) *cobra.Command {
 	eks.AddCommand(newTokenCommand(env, g, "get-token", true))
 	root.AddCommand(newTokenCommand(env, g, "token", false), eks,
 		newSetupCommand(env), newUpdateKubeconfigCommand(env, g),
-		newStatusCommand(env, g), newClearCommand(env, g), newVersionCommand(env))
+		newStatusCommand(env, g), newClearCommand(env, g), newVersionCommand(env),
+		newWhoamiCommand(env, g))
 	return root
 }
 
