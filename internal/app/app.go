@@ -48,9 +48,9 @@ type Env struct {
 	// and updatekubeconfig.Run. Tests replace them, as GetToken.
 	Setup            func(context.Context, setup.Env, setup.Input) error
 	UpdateKubeconfig func(context.Context, updatekubeconfig.Env, updatekubeconfig.Input) error
-	// DoctorRemote runs doctor's network checks of one context; nil skips
-	// them (the hook the remote checks plug into).
-	DoctorRemote func(context.Context, doctor.Target) []doctor.Check
+	// DoctorRemote runs doctor's network checks of one context; nil means
+	// doctor.RunRemote. Tests replace it to stay off the network.
+	DoctorRemote func(context.Context, doctor.RemoteInput) []doctor.Check
 }
 
 // Run executes one command line and returns the process exit code.
@@ -124,8 +124,8 @@ func newRoot(env *Env) *cobra.Command {
 	eks.AddCommand(newTokenCommand(env, g, "get-token", true))
 	root.AddCommand(newTokenCommand(env, g, "token", false), eks,
 		newSetupCommand(env), newUpdateKubeconfigCommand(env, g),
-		newStatusCommand(env, g), newClearCommand(env, g), newVersionCommand(env))
-	root.AddCommand(newDoctorCommand(env))
+		newStatusCommand(env, g), newClearCommand(env, g), newVersionCommand(env),
+		newWhoamiCommand(env, g), newDoctorCommand(env))
 	return root
 }
 

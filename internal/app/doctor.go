@@ -34,6 +34,9 @@ func newDoctorCommand(env *Env) *cobra.Command {
 			o.Getenv, o.Home, o.Now, o.Executable = env.Getenv, env.Home, env.Now, env.Executable
 			o.Version = versionString(env.Version)
 			o.Remote = env.DoctorRemote
+			if o.Remote == nil {
+				o.Remote = doctor.RunRemote
+			}
 			reports, err := doctor.Run(c.Context(), o)
 			if err != nil {
 				return err

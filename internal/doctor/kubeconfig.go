@@ -20,25 +20,12 @@ type kcFile struct {
 			User    string `yaml:"user"`
 		} `yaml:"context"`
 	} `yaml:"contexts"`
-	Clusters []struct {
-		Name    string     `yaml:"name"`
-		Cluster ClusterRef `yaml:"cluster"`
-	} `yaml:"clusters"`
 	Users []struct {
 		Name string `yaml:"name"`
 		User struct {
 			Exec *ExecConfig `yaml:"exec"`
 		} `yaml:"user"`
 	} `yaml:"users"`
-}
-
-// ClusterRef is how a kubeconfig reaches a cluster's API server, for the
-// remote checks.
-type ClusterRef struct {
-	Server   string `yaml:"server" json:"server"`
-	CAData   string `yaml:"certificate-authority-data" json:"-"`
-	CAFile   string `yaml:"certificate-authority" json:"-"`
-	Insecure bool   `yaml:"insecure-skip-tls-verify" json:"-"`
 }
 
 // ExecConfig is a user's exec plugin.
@@ -68,14 +55,12 @@ type merged struct {
 	current  string
 	contexts map[string]named[[2]string] // cluster, user
 	order    []string
-	clusters map[string]named[ClusterRef]
 	users    map[string]named[*ExecConfig]
 }
 
 func loadMerged(files []string) (*merged, error) {
 	m := &merged{files: files,
 		contexts: map[string]named[[2]string]{},
-		clusters: map[string]named[ClusterRef]{},
 		users:    map[string]named[*ExecConfig]{},
 	}
 	for _, f := range files {
@@ -97,11 +82,6 @@ func loadMerged(files []string) (*merged, error) {
 			if _, ok := m.contexts[c.Name]; !ok {
 				m.contexts[c.Name] = named[[2]string]{f, [2]string{c.Context.Cluster, c.Context.User}}
 				m.order = append(m.order, c.Name)
-			}
-		}
-		for _, c := range k.Clusters {
-			if _, ok := m.clusters[c.Name]; !ok {
-				m.clusters[c.Name] = named[ClusterRef]{f, c.Cluster}
 			}
 		}
 		for _, u := range k.Users {

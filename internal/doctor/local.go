@@ -51,7 +51,6 @@ type state struct {
 	o       *Options
 	rep     *Report
 	ctxName string
-	cluster ClusterRef
 	exec    *ExecConfig
 	kind    userKind
 	getenv  func(string) string // the environment kubectl gives the plugin
@@ -77,9 +76,8 @@ func (s *state) checkKubeconfig(m *merged) bool {
 		return false
 	}
 	s.rep.File = c.file
-	clusterName, userName := c.v[0], c.v[1]
+	userName := c.v[1]
 	s.rep.User = userName
-	s.cluster = m.clusters[clusterName].v
 	u, ok := m.users[userName]
 	if !ok {
 		s.add("kubeconfig", Fail, fmt.Sprintf("context %q names user %q, which no kubeconfig file defines", s.ctxName, userName),
@@ -442,13 +440,6 @@ func keyHint(id string) string {
 		return id
 	}
 	return id[:4] + "…" + id[len(id)-4:]
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // loginCommand is the token command of this user, to run once in a

@@ -489,8 +489,8 @@ func TestHealthy(t *testing.T) {
 		}
 	}
 
-	var remote *doctor.Target
-	r := f.run(t, doctor.Options{Remote: func(_ context.Context, tg doctor.Target) []doctor.Check {
+	var remote *doctor.RemoteInput
+	r := f.run(t, doctor.Options{Remote: func(_ context.Context, tg doctor.RemoteInput) []doctor.Check {
 		remote = &tg
 		return []doctor.Check{{Name: "identity", Status: doctor.OK, Detail: "from the hook"}}
 	}})

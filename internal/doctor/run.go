@@ -33,18 +33,21 @@ type Options struct {
 
 	// Remote runs the network checks (identity, clock, cluster, eks) of
 	// one context after the local ones have passed far enough to sign a
-	// token; nil skips them.
-	Remote func(ctx context.Context, t Target) []Check
+	// token; nil skips them. RunRemote is the real one.
+	Remote func(ctx context.Context, in RemoteInput) []Check
 }
 
-// Target is what the local checks learned about one context: what the
-// network checks need. It holds credentials and a token: never print it.
-type Target struct {
+// RemoteInput is what the local checks learned about one context: what
+// the network checks need. It holds credentials and a token: never print
+// it.
+type RemoteInput struct {
 	Context string
 	User    string
 	File    string
-	// Cluster is how the kubeconfig reaches the API server.
-	Cluster ClusterRef
+	// Cluster is how the kubeconfig reaches the API server, as
+	// LoadContext reads it; ClusterErr says why it could not be read.
+	Cluster    Target
+	ClusterErr error
 	// Request is the token request of the user's args; Region is the
 	// region it resolves to.
 	Request tokencache.Request
@@ -53,8 +56,10 @@ type Target struct {
 	Credentials awsauth.Result
 	// Token is a token freshly signed for the cluster, in memory only.
 	Token string
-	// Now is the clock the local checks used.
-	Now func() time.Time
+	// Now is the clock the local checks used; Getenv the plugin's
+	// environment (the kubeconfig user's env over doctor's).
+	Now    func() time.Time
+	Getenv func(string) string
 }
 
 // command is an ekstoken command line for a fix, with --kubeconfig when
@@ -145,10 +150,13 @@ func checkContext(ctx context.Context, o *Options, m *merged, name string) Repor
 		}
 	}
 	if o.Remote != nil {
-		rep.Checks = append(rep.Checks, o.Remote(ctx, Target{
-			Context: name, User: rep.User, File: rep.File, Cluster: s.cluster,
-			Request: s.req.Request, Region: s.region, Credentials: *s.creds, Token: s.token, Now: o.Now,
-		})...)
+		in := RemoteInput{
+			Context: name, User: rep.User, File: rep.File,
+			Request: s.req.Request, Region: s.region, Credentials: *s.creds, Token: s.token, Now: o.Now, Getenv: s.getenv,
+		}
+		kc, err := LoadContext(m.files, name)
+		in.Cluster, in.ClusterErr = kc.Target, err
+		rep.Checks = append(rep.Checks, o.Remote(ctx, in)...)
 	}
 	return rep
 }

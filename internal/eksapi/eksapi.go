@@ -44,6 +44,11 @@ type Cluster struct {
 	OutpostConfig *struct {
 		ControlPlaneInstanceType string `json:"controlPlaneInstanceType"`
 	} `json:"outpostConfig"`
+	// AccessConfig says where EKS maps IAM principals to Kubernetes
+	// users: access entries (API), the aws-auth ConfigMap, or both.
+	AccessConfig *struct {
+		AuthenticationMode string `json:"authenticationMode"`
+	} `json:"accessConfig"`
 }
 
 // IsLocalOutposts says the cluster is a local cluster on AWS Outposts,

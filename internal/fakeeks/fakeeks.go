@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +43,19 @@ type Options struct {
 	Identities []Identity
 	Partition  string           // "aws" (default), "aws-cn", "aws-us-gov", ...
 	Now        func() time.Time // clock for token expiry checks; default time.Now
+	// Mapping maps canonical ARNs (an assumed role's role ARN, a user's
+	// ARN) to the Kubernetes user they become, as EKS access entries (or
+	// the aws-auth ConfigMap) do. nil maps every ARN the fake STS knows to
+	// username = canonical ARN, groups [system:authenticated]. A non-nil
+	// Mapping is the whole list: an ARN not in it is 401 Unauthorized, as
+	// EKS answers a principal with no access entry.
+	Mapping map[string]KubeUser
+}
+
+// KubeUser is the Kubernetes identity an IAM principal maps to.
+type KubeUser struct {
+	Username string
+	Groups   []string
 }
 
 // Stats counts authentication outcomes since Start.
@@ -51,6 +65,7 @@ type Stats struct {
 	LastRejectReason string         // error of the last rejection
 	ByAccessKeyID    map[string]int // Authenticated, per access key id
 	DistinctTokens   int            // distinct valid tokens seen; shows whether a client reuses (caches) tokens
+	Unmapped         int            // requests with a valid token whose ARN Options.Mapping does not map (answered 401)
 }
 
 // Server is a running fake EKS API server.
@@ -160,6 +175,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s.record(token, nil, err)
 	}
+	var user KubeUser
+	if err == nil {
+		user, err = s.mapped(caller)
+	}
 	if err != nil {
 		writeStatus(w, http.StatusUnauthorized, "Unauthorized", "Unauthorized")
 		return
@@ -193,7 +212,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.getNamespaces(w, r)
 	case "POST /apis/authentication.k8s.io/v1/selfsubjectreviews":
 		writeJSON(w, http.StatusCreated, obj{"kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1",
-			"metadata": obj{"creationTimestamp": nil}, "status": obj{"userInfo": userInfo(caller)}})
+			"metadata": obj{"creationTimestamp": nil}, "status": obj{"userInfo": userInfo(caller, user)}})
 	default:
 		name, ok := strings.CutPrefix(r.URL.Path, "/api/v1/namespaces/")
 		if r.Method == http.MethodGet && ok && (name == "default" || name == "kube-system") {
@@ -204,14 +223,41 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// userInfo is what EKS reports for a caller (docs/token.md#check-14-identity): the canonical
-// ARN as username, the raw ARN and session name as extras.
-func userInfo(c *Caller) obj {
+// mapped is the Kubernetes user an authenticated caller becomes, or an
+// error (a 401) when a Mapping is set and has no entry for its canonical
+// ARN. EKS adds system:authenticated to every authenticated user.
+func (s *Server) mapped(c *Caller) (KubeUser, error) {
+	if s.opts.Mapping == nil {
+		return KubeUser{Username: c.Username, Groups: []string{"system:authenticated"}}, nil
+	}
+	u, ok := s.opts.Mapping[c.Username]
+	if !ok {
+		err := fmt.Errorf("ARN %s is not mapped to a Kubernetes user (no access entry)", c.Username)
+		s.mu.Lock()
+		s.stats.Unmapped++
+		s.stats.LastRejectReason = err.Error()
+		s.mu.Unlock()
+		return KubeUser{}, err
+	}
+	if u.Username == "" {
+		u.Username = c.Username
+	}
+	groups := slices.Clone(u.Groups)
+	if !slices.Contains(groups, "system:authenticated") {
+		groups = append(groups, "system:authenticated")
+	}
+	u.Groups = groups
+	return u, nil
+}
+
+// userInfo is what EKS reports for a caller (docs/token.md#check-14-identity): the
+// mapped username and groups, the raw ARN, canonical ARN and session name as extras.
+func userInfo(c *Caller, u KubeUser) obj {
 	extra := obj{"accessKeyId": []string{c.AccessKeyID}, "arn": []string{c.ARN}, "canonicalArn": []string{c.Username}}
 	if c.SessionName != "" {
 		extra["sessionName"] = []string{c.SessionName}
 	}
-	return obj{"username": c.Username, "groups": []string{"system:authenticated"}, "extra": extra}
+	return obj{"username": u.Username, "groups": u.Groups, "extra": extra}
 }
 
 func (s *Server) namespace(name string) obj {

@@ -192,3 +192,57 @@ func TestUnauthorizedStatus(t *testing.T) {
 		t.Errorf("stats = %+v", st)
 	}
 }
+
+// kubectl auth whoami reports the Kubernetes user Options.Mapping gives the
+// caller's canonical ARN, system:authenticated added as EKS adds it; with
+// a Mapping that lacks the ARN the valid token is 401, as EKS answers a
+// principal with no access entry.
+func TestKubectlWhoamiMapping(t *testing.T) {
+	needKubectl(t)
+	p := v1()
+	p.date = time.Now().UTC()
+	for _, tc := range []struct {
+		name       string
+		mapping    map[string]KubeUser
+		wantUser   string
+		wantGroups []string
+	}{
+		{"no mapping", nil, v1Username, []string{"system:authenticated"}},
+		{"mapped", map[string]KubeUser{v1Username: {Username: "admin:{{SessionName}}", Groups: []string{"system:masters", "ops"}}},
+			"admin:{{SessionName}}", []string{"system:masters", "ops", "system:authenticated"}},
+		{"mapped, default username", map[string]KubeUser{v1Username: {Groups: []string{"viewers"}}},
+			v1Username, []string{"viewers", "system:authenticated"}},
+		{"unmapped", map[string]KubeUser{"arn:aws:iam::111122223333:role/Other": {Username: "other"}}, "", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startServer(t, Options{Identities: []Identity{p.identity()}, Mapping: tc.mapping})
+			out, errOut, err := kubectl(t, writeKubeconfig(t, s, p.token()), "auth", "whoami", "-o", "json")
+			if tc.wantUser == "" {
+				if err == nil || !strings.Contains(errOut, "Unauthorized") {
+					t.Fatalf("kubectl auth whoami: err %v, want Unauthorized; stdout %s stderr %s", err, out, errOut)
+				}
+				if st := s.Stats(); st.Unmapped != 1 || !strings.Contains(st.LastRejectReason, v1Username) {
+					t.Errorf("stats = %+v, want one unmapped request naming %s", st, v1Username)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("kubectl auth whoami: %v\n%s", err, errOut)
+			}
+			var r struct {
+				Status struct {
+					UserInfo struct {
+						Username string
+						Groups   []string
+					}
+				}
+			}
+			if err := json.Unmarshal([]byte(out), &r); err != nil {
+				t.Fatalf("decoding %q: %v", out, err)
+			}
+			if u := r.Status.UserInfo; u.Username != tc.wantUser || strings.Join(u.Groups, ",") != strings.Join(tc.wantGroups, ",") {
+				t.Errorf("userInfo = %+v, want %s %v", u, tc.wantUser, tc.wantGroups)
+			}
+		})
+	}
+}

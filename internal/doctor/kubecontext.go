@@ -1,0 +1,227 @@
+package doctor
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/ekstoken/ekstoken/internal/tokencache"
+	"gopkg.in/yaml.v3"
+)
+
+// KubeContext is one context of the kubeconfig files kubectl reads, with
+// the cluster and user it names, merged as kubectl merges the files: the
+// first file that names a context, cluster or user wins, and the first
+// file that sets current-context chooses it.
+type KubeContext struct {
+	Name, File, User, Cluster string
+	Target                    Target // Server, CAData, TLSServerName, Insecure
+	Exec                      *Exec  // nil when the user runs no exec plugin
+}
+
+// Exec is a kubeconfig user's exec plugin.
+type Exec struct {
+	Command string
+	Args    []string
+	Env     map[string]string
+}
+
+type kubeconfigFile struct {
+	CurrentContext string `yaml:"current-context"`
+	Clusters       []struct {
+		Name    string `yaml:"name"`
+		Cluster struct {
+			Server                   string `yaml:"server"`
+			CertificateAuthority     string `yaml:"certificate-authority"`
+			CertificateAuthorityData string `yaml:"certificate-authority-data"`
+			TLSServerName            string `yaml:"tls-server-name"`
+			Insecure                 bool   `yaml:"insecure-skip-tls-verify"`
+		} `yaml:"cluster"`
+	} `yaml:"clusters"`
+	Contexts []struct {
+		Name    string `yaml:"name"`
+		Context struct {
+			Cluster string `yaml:"cluster"`
+			User    string `yaml:"user"`
+		} `yaml:"context"`
+	} `yaml:"contexts"`
+	Users []struct {
+		Name string `yaml:"name"`
+		User struct {
+			Exec *struct {
+				Command string   `yaml:"command"`
+				Args    []string `yaml:"args"`
+				Env     []struct {
+					Name  string `yaml:"name"`
+					Value string `yaml:"value"`
+				} `yaml:"env"`
+			} `yaml:"exec"`
+		} `yaml:"user"`
+	} `yaml:"users"`
+}
+
+// LoadContext finds context name ("" for the current context) in files,
+// in kubectl's order (kubectllookup.Kubeconfigs). A file that does not
+// exist is skipped, as kubectl skips it.
+func LoadContext(files []string, name string) (KubeContext, error) {
+	var kc KubeContext
+	current := ""
+	type clusterAt struct {
+		file string
+		c    *Target
+	}
+	clusters := map[string]clusterAt{}
+	users := map[string]*Exec{}
+	userSeen := map[string]bool{}
+	contexts := map[string][2]string{}
+	ctxFile := map[string]string{}
+	read := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return kc, fmt.Errorf("read kubeconfig: %w", err)
+		}
+		read++
+		var k kubeconfigFile
+		if err := yaml.Unmarshal(b, &k); err != nil {
+			return kc, fmt.Errorf("kubeconfig %s does not parse: %w", f, err)
+		}
+		if current == "" {
+			current = k.CurrentContext
+		}
+		for _, c := range k.Contexts {
+			if _, ok := contexts[c.Name]; !ok {
+				contexts[c.Name], ctxFile[c.Name] = [2]string{c.Context.Cluster, c.Context.User}, f
+			}
+		}
+		for _, c := range k.Clusters {
+			if _, ok := clusters[c.Name]; ok {
+				continue
+			}
+			t := &Target{Server: c.Cluster.Server, TLSServerName: c.Cluster.TLSServerName, Insecure: c.Cluster.Insecure}
+			switch {
+			case c.Cluster.CertificateAuthorityData != "":
+				ca, err := base64.StdEncoding.DecodeString(c.Cluster.CertificateAuthorityData)
+				if err != nil {
+					return kc, fmt.Errorf("kubeconfig %s: cluster %q: certificate-authority-data is not base64: %w", f, c.Name, err)
+				}
+				t.CAData = ca
+			case c.Cluster.CertificateAuthority != "":
+				p := c.Cluster.CertificateAuthority
+				if !filepath.IsAbs(p) {
+					p = filepath.Join(filepath.Dir(f), p) // relative to the kubeconfig, as kubectl reads it
+				}
+				ca, err := os.ReadFile(p)
+				if err != nil {
+					return kc, fmt.Errorf("kubeconfig %s: cluster %q: certificate-authority: %w", f, c.Name, err)
+				}
+				t.CAData = ca
+			}
+			clusters[c.Name] = clusterAt{f, t}
+		}
+		for _, u := range k.Users {
+			if userSeen[u.Name] {
+				continue
+			}
+			userSeen[u.Name] = true
+			if e := u.User.Exec; e != nil {
+				ex := &Exec{Command: e.Command, Args: e.Args, Env: map[string]string{}}
+				for _, v := range e.Env {
+					ex.Env[v.Name] = v.Value
+				}
+				users[u.Name] = ex
+			}
+		}
+	}
+	if read == 0 {
+		return kc, fmt.Errorf("no kubeconfig: none of %s exists", strings.Join(files, ", "))
+	}
+	if name == "" {
+		if current == "" {
+			return kc, errors.New("the kubeconfig has no current-context: pass --context NAME (kubectl config get-contexts lists them)")
+		}
+		name = current
+	}
+	cu, ok := contexts[name]
+	if !ok {
+		return kc, fmt.Errorf("no context %q in the kubeconfig (%s): kubectl config get-contexts lists them", name, strings.Join(files, ", "))
+	}
+	kc.Name, kc.File, kc.Cluster, kc.User = name, ctxFile[name], cu[0], cu[1]
+	cl, ok := clusters[cu[0]]
+	if !ok {
+		return kc, fmt.Errorf("context %q names cluster %q, which the kubeconfig does not define", name, cu[0])
+	}
+	kc.Target = *cl.c
+	if !userSeen[cu[1]] {
+		return kc, fmt.Errorf("context %q names user %q, which the kubeconfig does not define", name, cu[1])
+	}
+	kc.Exec = users[cu[1]]
+	return kc, nil
+}
+
+// TokenRequest reads what an exec plugin signs for, when it is ekstoken
+// (either form) or `aws eks get-token`: the same flags, in any order.
+// Flags that change only caching or output are skipped.
+func (e *Exec) TokenRequest() (tokencache.Request, error) {
+	var r tokencache.Request
+	if e == nil {
+		return r, errors.New("the user runs no exec plugin, so it is not an EKS user")
+	}
+	base := strings.ToLower(filepath.Base(strings.ReplaceAll(e.Command, `\`, "/")))
+	base = strings.TrimSuffix(base, ".exe")
+	if base != "ekstoken" && base != "aws" {
+		return r, fmt.Errorf("the user runs %s, not ekstoken or aws eks get-token: run `ekstoken setup --dry-run` to see it switched to ekstoken", e.Command)
+	}
+	var pos []string
+	args := e.Args
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "--") {
+			pos = append(pos, a)
+			continue
+		}
+		flag, val, hasVal := strings.Cut(a, "=")
+		switch flag {
+		case "--no-cache", "--force-refresh", "--no-credential-cache", "--sso-login", "--debug",
+			"--no-cli-pager", "--no-cli-auto-prompt", "--no-paginate":
+			continue
+		}
+		if !hasVal {
+			if i+1 >= len(args) {
+				return r, fmt.Errorf("%s has no value in the kubeconfig's args", flag)
+			}
+			i++
+			val = args[i]
+		}
+		switch flag {
+		case "--cluster-name":
+			r.ClusterName = val
+		case "--cluster-id":
+			r.ClusterID = val
+		case "--region":
+			r.Region = val
+		case "--profile":
+			r.Profile = val
+		case "--role-arn", "--role":
+			r.RoleARN = val
+		case "--session-name":
+			r.SessionName = val
+		case "--external-id":
+			r.ExternalID = val
+		}
+	}
+	if !slices.Equal(pos, []string{"token"}) && !slices.Equal(pos, []string{"eks", "get-token"}) {
+		return r, fmt.Errorf("%s %s is not a token command", e.Command, strings.Join(pos, " "))
+	}
+	if r.ClusterName == "" && r.ClusterID == "" {
+		return r, errors.New("the exec args name no --cluster-name or --cluster-id")
+	}
+	return r, nil
+}
