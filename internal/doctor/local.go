@@ -347,11 +347,13 @@ func (s *state) checkCredentials(ctx context.Context) bool {
 	envKey := s.getenv("AWS_ACCESS_KEY_ID")
 	var notes []string
 	if v := s.getenv("AWS_SHARED_CREDENTIALS_FILE"); v != "" {
-		notes = append(notes, "AWS_SHARED_CREDENTIALS_FILE="+v)
+		// Named, so that a file other tools drop (aws-cli #7724) is seen;
+		// a missing one is normal for SSO and environment keys.
+		note := "AWS_SHARED_CREDENTIALS_FILE=" + v
 		if _, err := os.Stat(credFile); err != nil {
-			s.add("credentials", Warn, fmt.Sprintf("AWS_SHARED_CREDENTIALS_FILE names %s, which cannot be read: %v", credFile, errors.Unwrap(err)),
-				"unset AWS_SHARED_CREDENTIALS_FILE, or point it at your credentials file")
+			note += " (no such file)"
 		}
+		notes = append(notes, note)
 	}
 	shadowed := envKey != "" && (from == "AWS_PROFILE" || from == "AWS_DEFAULT_PROFILE")
 	if shadowed {
