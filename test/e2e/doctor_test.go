@@ -13,7 +13,9 @@ import (
 // chain: the local checks, then STS and EKS on moto_server and the
 // cluster on fakeeks, which maps the ARN as an access entry would.
 func TestDoctor(t *testing.T) {
-	motoURL := startMoto(t)
+	// Its own moto_server: the cluster it creates must not show in the
+	// listings of other tests.
+	motoURL := startOwnMoto(t)
 	sb := newSandbox(t)
 	env := sb.withKeys("AWS_ENDPOINT_URL=" + motoURL)
 	if r := run(t, sb.withKeys("AWS_PAGER="), awsCLIPath(t), "eks", "create-cluster", "--name", clusterName,
