@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ekstoken/ekstoken/internal/debuglog"
+	"github.com/ekstoken/ekstoken/internal/doctor"
 	"github.com/ekstoken/ekstoken/internal/gettoken"
 	"github.com/ekstoken/ekstoken/internal/setup"
 	"github.com/ekstoken/ekstoken/internal/tokencache"
@@ -47,6 +48,9 @@ type Env struct {
 	// and updatekubeconfig.Run. Tests replace them, as GetToken.
 	Setup            func(context.Context, setup.Env, setup.Input) error
 	UpdateKubeconfig func(context.Context, updatekubeconfig.Env, updatekubeconfig.Input) error
+	// DoctorRemote runs doctor's network checks of one context; nil means
+	// doctor.RunRemote. Tests replace it to stay off the network.
+	DoctorRemote func(context.Context, doctor.RemoteInput) []doctor.Check
 }
 
 // Run executes one command line and returns the process exit code.
@@ -121,7 +125,7 @@ func newRoot(env *Env) *cobra.Command {
 	root.AddCommand(newTokenCommand(env, g, "token", false), eks,
 		newSetupCommand(env), newUpdateKubeconfigCommand(env, g),
 		newStatusCommand(env, g), newClearCommand(env, g), newVersionCommand(env),
-		newWhoamiCommand(env, g))
+		newWhoamiCommand(env, g), newDoctorCommand(env))
 	return root
 }
 
