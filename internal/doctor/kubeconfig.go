@@ -9,25 +9,6 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// The parts of a kubeconfig doctor reads. Secrets (client keys, tokens,
-// passwords) are not even decoded.
-type kcFile struct {
-	CurrentContext string `yaml:"current-context"`
-	Contexts       []struct {
-		Name    string `yaml:"name"`
-		Context struct {
-			Cluster string `yaml:"cluster"`
-			User    string `yaml:"user"`
-		} `yaml:"context"`
-	} `yaml:"contexts"`
-	Users []struct {
-		Name string `yaml:"name"`
-		User struct {
-			Exec *ExecConfig `yaml:"exec"`
-		} `yaml:"user"`
-	} `yaml:"users"`
-}
-
 // ExecConfig is a user's exec plugin.
 type ExecConfig struct {
 	APIVersion      string   `yaml:"apiVersion"`
@@ -71,7 +52,7 @@ func loadMerged(files []string) (*merged, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read kubeconfig %s: %w", f, err)
 		}
-		var k kcFile
+		var k kubeconfigFile
 		if err := yaml.Unmarshal(b, &k); err != nil {
 			return nil, fmt.Errorf("kubeconfig %s does not parse (kubectl refuses it too): %w", f, err)
 		}

@@ -30,6 +30,8 @@ type Exec struct {
 	Env     map[string]string
 }
 
+// kubeconfigFile is the part of a kubeconfig that doctor and whoami read.
+// Secrets (client keys, tokens, passwords) are not even decoded.
 type kubeconfigFile struct {
 	CurrentContext string `yaml:"current-context"`
 	Clusters       []struct {
@@ -52,14 +54,7 @@ type kubeconfigFile struct {
 	Users []struct {
 		Name string `yaml:"name"`
 		User struct {
-			Exec *struct {
-				Command string   `yaml:"command"`
-				Args    []string `yaml:"args"`
-				Env     []struct {
-					Name  string `yaml:"name"`
-					Value string `yaml:"value"`
-				} `yaml:"env"`
-			} `yaml:"exec"`
+			Exec *ExecConfig `yaml:"exec"`
 		} `yaml:"user"`
 	} `yaml:"users"`
 }
