@@ -33,15 +33,18 @@ type named[T any] struct {
 // that defines it wins, as does the first current-context that is set.
 type merged struct {
 	files    []string
+	read     int // files that exist
 	current  string
 	contexts map[string]named[[2]string] // cluster, user
 	order    []string
+	clusters map[string]named[clusterConfig]
 	users    map[string]named[*ExecConfig]
 }
 
 func loadMerged(files []string) (*merged, error) {
 	m := &merged{files: files,
 		contexts: map[string]named[[2]string]{},
+		clusters: map[string]named[clusterConfig]{},
 		users:    map[string]named[*ExecConfig]{},
 	}
 	for _, f := range files {
@@ -52,6 +55,7 @@ func loadMerged(files []string) (*merged, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read kubeconfig %s: %w", f, err)
 		}
+		m.read++
 		var k kubeconfigFile
 		if err := yaml.Unmarshal(b, &k); err != nil {
 			return nil, fmt.Errorf("kubeconfig %s does not parse (kubectl refuses it too): %w", f, err)
@@ -63,6 +67,11 @@ func loadMerged(files []string) (*merged, error) {
 			if _, ok := m.contexts[c.Name]; !ok {
 				m.contexts[c.Name] = named[[2]string]{f, [2]string{c.Context.Cluster, c.Context.User}}
 				m.order = append(m.order, c.Name)
+			}
+		}
+		for _, c := range k.Clusters {
+			if _, ok := m.clusters[c.Name]; !ok {
+				m.clusters[c.Name] = named[clusterConfig]{f, c.Cluster}
 			}
 		}
 		for _, u := range k.Users {

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/ekstoken/ekstoken/internal/tokencache"
-	"gopkg.in/yaml.v3"
 )
 
 // KubeContext is one context of the kubeconfig files kubectl reads, with
@@ -35,14 +34,8 @@ type Exec struct {
 type kubeconfigFile struct {
 	CurrentContext string `yaml:"current-context"`
 	Clusters       []struct {
-		Name    string `yaml:"name"`
-		Cluster struct {
-			Server                   string `yaml:"server"`
-			CertificateAuthority     string `yaml:"certificate-authority"`
-			CertificateAuthorityData string `yaml:"certificate-authority-data"`
-			TLSServerName            string `yaml:"tls-server-name"`
-			Insecure                 bool   `yaml:"insecure-skip-tls-verify"`
-		} `yaml:"cluster"`
+		Name    string        `yaml:"name"`
+		Cluster clusterConfig `yaml:"cluster"`
 	} `yaml:"clusters"`
 	Contexts []struct {
 		Name    string `yaml:"name"`
@@ -59,105 +52,78 @@ type kubeconfigFile struct {
 	} `yaml:"users"`
 }
 
+// clusterConfig is a kubeconfig cluster, as doctor and whoami reach it.
+type clusterConfig struct {
+	Server                   string `yaml:"server"`
+	CertificateAuthority     string `yaml:"certificate-authority"`
+	CertificateAuthorityData string `yaml:"certificate-authority-data"`
+	TLSServerName            string `yaml:"tls-server-name"`
+	Insecure                 bool   `yaml:"insecure-skip-tls-verify"`
+}
+
 // LoadContext finds context name ("" for the current context) in files,
 // in kubectl's order (kubectllookup.Kubeconfigs). A file that does not
 // exist is skipped, as kubectl skips it.
 func LoadContext(files []string, name string) (KubeContext, error) {
+	m, err := loadMerged(files)
+	if err != nil {
+		return KubeContext{}, err
+	}
+	if m.read == 0 {
+		return KubeContext{}, fmt.Errorf("no kubeconfig: none of %s exists", strings.Join(files, ", "))
+	}
+	return m.context(name)
+}
+
+// context is context name ("" for the current one) of the merged
+// kubeconfig, with its cluster (CA data read) and its user's exec plugin.
+func (m *merged) context(name string) (KubeContext, error) {
 	var kc KubeContext
-	current := ""
-	type clusterAt struct {
-		file string
-		c    *Target
-	}
-	clusters := map[string]clusterAt{}
-	users := map[string]*Exec{}
-	userSeen := map[string]bool{}
-	contexts := map[string][2]string{}
-	ctxFile := map[string]string{}
-	read := 0
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return kc, fmt.Errorf("read kubeconfig: %w", err)
-		}
-		read++
-		var k kubeconfigFile
-		if err := yaml.Unmarshal(b, &k); err != nil {
-			return kc, fmt.Errorf("kubeconfig %s does not parse: %w", f, err)
-		}
-		if current == "" {
-			current = k.CurrentContext
-		}
-		for _, c := range k.Contexts {
-			if _, ok := contexts[c.Name]; !ok {
-				contexts[c.Name], ctxFile[c.Name] = [2]string{c.Context.Cluster, c.Context.User}, f
-			}
-		}
-		for _, c := range k.Clusters {
-			if _, ok := clusters[c.Name]; ok {
-				continue
-			}
-			t := &Target{Server: c.Cluster.Server, TLSServerName: c.Cluster.TLSServerName, Insecure: c.Cluster.Insecure}
-			switch {
-			case c.Cluster.CertificateAuthorityData != "":
-				ca, err := base64.StdEncoding.DecodeString(c.Cluster.CertificateAuthorityData)
-				if err != nil {
-					return kc, fmt.Errorf("kubeconfig %s: cluster %q: certificate-authority-data is not base64: %w", f, c.Name, err)
-				}
-				t.CAData = ca
-			case c.Cluster.CertificateAuthority != "":
-				p := c.Cluster.CertificateAuthority
-				if !filepath.IsAbs(p) {
-					p = filepath.Join(filepath.Dir(f), p) // relative to the kubeconfig, as kubectl reads it
-				}
-				ca, err := os.ReadFile(p)
-				if err != nil {
-					return kc, fmt.Errorf("kubeconfig %s: cluster %q: certificate-authority: %w", f, c.Name, err)
-				}
-				t.CAData = ca
-			}
-			clusters[c.Name] = clusterAt{f, t}
-		}
-		for _, u := range k.Users {
-			if userSeen[u.Name] {
-				continue
-			}
-			userSeen[u.Name] = true
-			if e := u.User.Exec; e != nil {
-				ex := &Exec{Command: e.Command, Args: e.Args, Env: map[string]string{}}
-				for _, v := range e.Env {
-					ex.Env[v.Name] = v.Value
-				}
-				users[u.Name] = ex
-			}
-		}
-	}
-	if read == 0 {
-		return kc, fmt.Errorf("no kubeconfig: none of %s exists", strings.Join(files, ", "))
-	}
 	if name == "" {
-		if current == "" {
+		if m.current == "" {
 			return kc, errors.New("the kubeconfig has no current-context: pass --context NAME (kubectl config get-contexts lists them)")
 		}
-		name = current
+		name = m.current
 	}
-	cu, ok := contexts[name]
+	cu, ok := m.contexts[name]
 	if !ok {
-		return kc, fmt.Errorf("no context %q in the kubeconfig (%s): kubectl config get-contexts lists them", name, strings.Join(files, ", "))
+		return kc, fmt.Errorf("no context %q in the kubeconfig (%s): kubectl config get-contexts lists them", name, strings.Join(m.files, ", "))
 	}
-	kc.Name, kc.File, kc.Cluster, kc.User = name, ctxFile[name], cu[0], cu[1]
-	cl, ok := clusters[cu[0]]
+	kc.Name, kc.File, kc.Cluster, kc.User = name, cu.file, cu.v[0], cu.v[1]
+	cl, ok := m.clusters[kc.Cluster]
 	if !ok {
-		return kc, fmt.Errorf("context %q names cluster %q, which the kubeconfig does not define", name, cu[0])
+		return kc, fmt.Errorf("context %q names cluster %q, which the kubeconfig does not define", name, kc.Cluster)
 	}
-	kc.Target = *cl.c
-	if !userSeen[cu[1]] {
-		return kc, fmt.Errorf("context %q names user %q, which the kubeconfig does not define", name, cu[1])
+	c := cl.v
+	kc.Target = Target{Server: c.Server, TLSServerName: c.TLSServerName, Insecure: c.Insecure}
+	switch {
+	case c.CertificateAuthorityData != "":
+		ca, err := base64.StdEncoding.DecodeString(c.CertificateAuthorityData)
+		if err != nil {
+			return kc, fmt.Errorf("kubeconfig %s: cluster %q: certificate-authority-data is not base64: %w", cl.file, kc.Cluster, err)
+		}
+		kc.Target.CAData = ca
+	case c.CertificateAuthority != "":
+		p := c.CertificateAuthority
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(filepath.Dir(cl.file), p) // relative to the kubeconfig, as kubectl reads it
+		}
+		ca, err := os.ReadFile(p)
+		if err != nil {
+			return kc, fmt.Errorf("kubeconfig %s: cluster %q: certificate-authority: %w", cl.file, kc.Cluster, err)
+		}
+		kc.Target.CAData = ca
 	}
-	kc.Exec = users[cu[1]]
+	u, ok := m.users[kc.User]
+	if !ok {
+		return kc, fmt.Errorf("context %q names user %q, which the kubeconfig does not define", name, kc.User)
+	}
+	if e := u.v; e != nil {
+		kc.Exec = &Exec{Command: e.Command, Args: e.Args, Env: map[string]string{}}
+		for _, v := range e.Env {
+			kc.Exec.Env[v.Name] = v.Value
+		}
+	}
 	return kc, nil
 }
 

@@ -154,7 +154,7 @@ func checkContext(ctx context.Context, o *Options, m *merged, name string) Repor
 			Context: name, User: rep.User, File: rep.File,
 			Request: s.req.Request, Region: s.region, Credentials: *s.creds, Token: s.token, Now: o.Now, Getenv: s.getenv,
 		}
-		kc, err := LoadContext(m.files, name)
+		kc, err := m.context(name)
 		in.Cluster, in.ClusterErr = kc.Target, err
 		rep.Checks = append(rep.Checks, o.Remote(ctx, in)...)
 	}
