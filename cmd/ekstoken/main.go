@@ -8,9 +8,9 @@ import (
 	"os/exec"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/ekstoken/ekstoken/internal/app"
+	"github.com/ekstoken/ekstoken/internal/clock"
 	// A cache hit is answered in this package's init, before the AWS SDK
 	// initializes; see its package comment.
 	_ "github.com/ekstoken/ekstoken/cmd/ekstoken/internal/hit"
@@ -27,7 +27,7 @@ func main() {
 		Args:   os.Args[1:],
 		Getenv: os.Getenv,
 		Stdin:  os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		Now:        time.Now,
+		Now:        clock.Now,
 		Home:       home,
 		Version:    version,
 		IsTerminal: func() bool { return term.IsTerminal(int(os.Stdin.Fd())) },

@@ -11,8 +11,8 @@ package hit
 
 import (
 	"os"
-	"time"
 
+	"github.com/ekstoken/ekstoken/internal/clock"
 	"github.com/ekstoken/ekstoken/internal/fastpath"
 )
 
@@ -25,7 +25,7 @@ func init() {
 		Args:   os.Args[1:],
 		Getenv: os.Getenv,
 		Stdout: os.Stdout, Stderr: os.Stderr,
-		Now:  time.Now,
+		Now:  clock.Now,
 		Home: home,
 	})
 	if !served {
