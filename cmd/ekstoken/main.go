@@ -18,8 +18,14 @@ import (
 	"golang.org/x/term"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// A release stamps these with -ldflags "-X main.version=v1.2.3
+// -X main.commit=<sha> -X main.date=<RFC 3339>" (.goreleaser.yaml). They
+// are read only by app.Run: the cache hit is answered before main runs.
+var (
+	version = "dev"
+	commit  = ""
+	date    = ""
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -31,6 +37,8 @@ func main() {
 		Now:        clock.Now,
 		Home:       home,
 		Version:    version,
+		Commit:     commit,
+		Date:       date,
 		IsTerminal: func() bool { return term.IsTerminal(int(os.Stdin.Fd())) },
 		Executable: os.Executable,
 		StartRefresh: func(lockPath, logPath string) (bool, error) {
