@@ -28,6 +28,15 @@ goreleaser=$("$root/release/tools.sh" goreleaser)
 syft=$("$root/release/tools.sh" syft)
 
 cd "$root"
+# GoReleaser reads the commit only after the remote's URL; in a clone with
+# no remote it would stamp the commit "none". Such a clone gets the
+# project's URL for this run only (git reads GIT_CONFIG_* from the
+# environment); the repository's config is not touched.
+if ! git ls-remote --get-url >/dev/null 2>&1; then
+  n=${GIT_CONFIG_COUNT:-0}
+  export GIT_CONFIG_COUNT=$((n + 1)) "GIT_CONFIG_KEY_$n=remote.origin.url" \
+    "GIT_CONFIG_VALUE_$n=https://github.com/ekstoken/ekstoken.git"
+fi
 # GoReleaser runs syft by name. GOFLAGS from the caller (-buildvcs=false,
 # say) would change the shipped build: the config says what it needs.
 # The config comes in on stdin with the output folder added, as GoReleaser
