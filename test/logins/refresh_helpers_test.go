@@ -1,0 +1,178 @@
+//go:build unix
+
+package logins
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ekstoken/ekstoken/internal/testenv"
+	harness "github.com/ekstoken/ekstoken/internal/testenv/sandbox"
+)
+
+// fakeBin is the binary with the fake-clock seam.
+func fakeBin(t *testing.T) string {
+	t.Helper()
+	bin, err := fakeClockBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// fakeClock is the time every process of a sandbox reads (the binary from
+// fakeBin, and the background refreshes it starts, which inherit its
+// environment).
+type fakeClock struct {
+	path string
+	now  time.Time
+}
+
+func newFakeClock(t *testing.T, sb *sandbox, start time.Time) *fakeClock {
+	t.Helper()
+	c := &fakeClock{path: filepath.Join(sb.home, "fake-now")}
+	c.set(t, start)
+	return c
+}
+
+// env is the variable that points a process at the clock.
+func (c *fakeClock) env() string { return "EKSTOKEN_FAKE_NOW_FILE=" + c.path }
+
+// set moves the clock to now. The file is replaced by a rename: a process
+// that read it half-written would silently fall back to the real time.
+func (c *fakeClock) set(t *testing.T, now time.Time) {
+	t.Helper()
+	c.now = now.UTC()
+	tmp := c.path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(c.now.Format(time.RFC3339Nano)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, c.path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkSignedAt requires tok to be signed at the fake time: the binary
+// reads the fake clock, not the real one.
+func (c *fakeClock) checkSignedAt(t *testing.T, tok string) {
+	t.Helper()
+	if got := decodeToken(t, tok).SignedAt; !got.Equal(c.now.Truncate(time.Second)) {
+		t.Fatalf("token signed at %v, want the fake clock's %v: the binary does not read the fake clock", got, c.now)
+	}
+}
+
+// runBin runs bin as run runs ekstoken: stdin on /dev/null.
+func runBin(t *testing.T, bin string, env []string, args ...string) (stdout, stderr string, exit int) {
+	t.Helper()
+	r := harness.Proc{Env: env}.MustExit(t, bin, args...)
+	return r.Stdout, r.Stderr, r.Code()
+}
+
+// waitBackground waits until no process holds a token entry's lock in the
+// sandbox's cache: a background refresh holds its identity's lock from
+// the moment the hit that starts it hands it down until it is done, so
+// once a hit has exited, this returns when its refresh has finished.
+func (sb *sandbox) waitBackground(t *testing.T) {
+	t.Helper()
+	locks, err := filepath.Glob(filepath.Join(sb.cacheDir, "token-*.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, p := range locks {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, syscall.EWOULDBLOCK) {
+				f.Close()
+				t.Fatalf("flock %s: %v", p, err)
+			}
+			if time.Now().After(deadline) {
+				f.Close()
+				t.Fatalf("a background refresh still holds %s after 30s", p)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		f.Close() // releases the lock
+	}
+}
+
+// tracedHit runs bin under strace, following every process it starts, and
+// returns its stdout, its exit code and how many background refreshes it
+// started (execve of the token command with --background): a count that
+// does not rely on anything ekstoken records. strace returns only once
+// every traced process, the detached refresh included, has exited.
+func tracedHit(t *testing.T, bin string, env []string, args ...string) (stdout string, code, started int) {
+	t.Helper()
+	strace := testenv.RequireStrace(t)
+	trace := filepath.Join(t.TempDir(), "trace")
+	r := harness.Proc{Env: env}.MustExit(t, strace, append([]string{"-f", "-qq", "-e", "trace=execve", "-o", trace, bin}, args...)...)
+	b, err := os.ReadFile(trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	execs := 0
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if strings.Contains(line, "execve(") && !strings.Contains(line, "= -1") {
+			execs++
+			if strings.Contains(line, `"--background"`) {
+				started++
+			}
+		}
+	}
+	if execs == 0 {
+		t.Fatalf("strace saw no execve at all: %s", b)
+	}
+	return r.Stdout, r.Code(), started
+}
+
+// backoffRecord is what ekstoken writes next to a token entry when a run
+// without a person failed.
+type backoffRecord struct {
+	Failures    int       `json:"failures"`
+	Since       time.Time `json:"since"`
+	Until       time.Time `json:"until"`
+	Message     string    `json:"message"`
+	NeedsPerson bool      `json:"needsPerson"`
+	WatchFile   string    `json:"watchFile"`
+}
+
+// backoffs reads the sandbox's backoff records.
+func (sb *sandbox) backoffs(t *testing.T) []backoffRecord {
+	t.Helper()
+	var out []backoffRecord
+	for _, p := range sb.cacheFiles(t, "backoff-") {
+		var r backoffRecord
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// onlyBackoff requires exactly one backoff record and returns it.
+func (sb *sandbox) onlyBackoff(t *testing.T) backoffRecord {
+	t.Helper()
+	bs := sb.backoffs(t)
+	if len(bs) != 1 {
+		t.Fatalf("%d backoff records in the cache, want 1: %+v", len(bs), bs)
+	}
+	return bs[0]
+}
