@@ -110,6 +110,14 @@ func Resolve(ctx context.Context, o Options) (Result, error) {
 		config.WithAssumeRoleCredentialOptions(func(a *stscreds.AssumeRoleOptions) {
 			if o.MFACode != nil {
 				a.TokenProvider = func() (string, error) { return o.MFACode(aws.ToString(a.SerialNumber)) }
+			} else {
+				// Without a person to ask, the SDK refuses to load an MFA
+				// profile at all, and the role session the person started
+				// in a terminal, cached in o.Cache, would never be used
+				// (not by kubectl without a terminal, not by a background
+				// refresh). Only a new session needs the code: fail then,
+				// with the error the SDK would have given, before STS.
+				a.TokenProvider = func() (string, error) { return "", config.AssumeRoleTokenProviderNotSetError{} }
 			}
 			// The SDK takes duration_seconds only above 15 minutes and
 			// otherwise asks for 15: take the profile's exactly, else the
