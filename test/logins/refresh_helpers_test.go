@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ekstoken/ekstoken/internal/fakeeks"
 	"github.com/ekstoken/ekstoken/internal/testenv"
 	harness "github.com/ekstoken/ekstoken/internal/testenv/sandbox"
 )
@@ -64,6 +65,18 @@ func (c *fakeClock) checkSignedAt(t *testing.T, tok string) {
 	t.Helper()
 	if got := decodeToken(t, tok).SignedAt; !got.Equal(c.now.Truncate(time.Second)) {
 		t.Fatalf("token signed at %v, want the fake clock's %v: the binary does not read the fake clock", got, c.now)
+	}
+}
+
+// checkSignedWith requires tok to be signed with the credentials of id. A
+// token signed at a fake time in the future cannot be verified as STS
+// would (checkSigned): its date is not current yet.
+func checkSignedWith(t *testing.T, tok string, id fakeeks.Identity) {
+	t.Helper()
+	ti := decodeToken(t, tok)
+	if ti.AccessKeyID != id.AccessKeyID || ti.Query.Get("X-Amz-Security-Token") != id.SessionToken {
+		t.Errorf("token signed with key %s and session token %.20q..., want %s and %.20q...",
+			ti.AccessKeyID, ti.Query.Get("X-Amz-Security-Token"), id.AccessKeyID, id.SessionToken)
 	}
 }
 
