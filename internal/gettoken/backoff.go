@@ -70,7 +70,9 @@ func (env Env) noteOutcome(s cache.Store, id tokencache.Identity, in Input, err 
 		bo.NeedsPerson = awsauth.NeedsPerson(err)
 		var sso *awsauth.SSOLoginError
 		if errors.As(err, &sso) && sso.TokenFile != "" {
-			bo.WatchFile, bo.WatchStamp = sso.TokenFile, tokencache.WatchStamp(sso.TokenFile)
+			// As the file was before this attempt read it: a login that
+			// ended meanwhile ends the backoff at once.
+			bo.WatchFile, bo.WatchStamp = sso.TokenFile, sso.Stamp()
 		}
 	}
 	if werr := s.WriteUnsynced(name, bo); werr != nil {
@@ -116,7 +118,9 @@ func (env Env) ssoLogin(ctx context.Context, store *cache.Store, sso *awsauth.SS
 		if session == "" {
 			session = "profile " + sso.Profile
 		}
-		before := tokencache.WatchStamp(sso.TokenFile)
+		// The file as the failed attempt found it, not as it is now:
+		// another process's login may have ended in between.
+		before := sso.Stamp()
 		var once sync.Once
 		l, err := store.Lock(ctx, tokencache.SSOLoginName(session), cache.Wait{
 			Short: env.LockTimeout, Long: env.LockTimeout,
