@@ -118,7 +118,7 @@ func testBackgroundMFA(t *testing.T, bin string) {
 	stdout, stderr, code := runBin(t, bin, env, append(args, "--debug")...)
 	checkHitServed(t, "the hit that starts the refresh", stdout, stderr, code, tok)
 	checkSignedWith(t, tok, role.identity())
-	sb.waitBackground(t)
+	sb.WaitBackground(t)
 
 	log := readFileString(t, filepath.Join(sb.cacheDir, "background.log"))
 	if !strings.Contains(log, "background refresh failed") {
@@ -193,7 +193,7 @@ func testBackgroundSSO(t *testing.T, bin string) {
 	stdout, stderr, code = runBin(t, bin, env, args...)
 	checkHitServed(t, "the hit that starts the refresh", stdout, stderr, code, tok)
 	checkSignedWith(t, tok, s.creds.identity())
-	s.sb.waitBackground(t)
+	s.sb.WaitBackground(t)
 
 	if n := countLines(t, awsRuns); n != 0 {
 		t.Errorf("the background refresh ran aws %d times, want never", n)

@@ -33,8 +33,8 @@ func mfaSandbox(t *testing.T, sts *stsServer) (*sandbox, []string) {
 func TestMFANonInteractive(t *testing.T) {
 	sts := startSTS(t)
 	for _, info := range []string{batchInfo, ""} {
-		// A cache of its own for each: within the backoff the first
-		// failure records, a second run repeats the first's message.
+		// A sandbox each: the first failure's backoff would answer the
+		// second run with the first one's message.
 		_, env := mfaSandbox(t, sts)
 		if info != "" {
 			env = append(env, "KUBERNETES_EXEC_INFO="+info)

@@ -4,14 +4,13 @@ package logins
 
 import (
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ekstoken/ekstoken/internal/clock"
 	"github.com/ekstoken/ekstoken/internal/fakeeks"
 	"github.com/ekstoken/ekstoken/internal/testenv"
 	harness "github.com/ekstoken/ekstoken/internal/testenv/sandbox"
@@ -43,7 +42,7 @@ func newFakeClock(t *testing.T, sb *sandbox, start time.Time) *fakeClock {
 }
 
 // env is the variable that points a process at the clock.
-func (c *fakeClock) env() string { return "EKSTOKEN_FAKE_NOW_FILE=" + c.path }
+func (c *fakeClock) env() string { return clock.FileEnv + "=" + c.path }
 
 // set moves the clock to now. The file is replaced by a rename: a process
 // that read it half-written would silently fall back to the real time.
@@ -85,41 +84,6 @@ func runBin(t *testing.T, bin string, env []string, args ...string) (stdout, std
 	t.Helper()
 	r := harness.Proc{Env: env}.MustExit(t, bin, args...)
 	return r.Stdout, r.Stderr, r.Code()
-}
-
-// waitBackground waits until no process holds a token entry's lock in the
-// sandbox's cache: a background refresh holds its identity's lock from
-// the moment the hit that starts it hands it down until it is done, so
-// once a hit has exited, this returns when its refresh has finished.
-func (sb *sandbox) waitBackground(t *testing.T) {
-	t.Helper()
-	locks, err := filepath.Glob(filepath.Join(sb.cacheDir, "token-*.lock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for _, p := range locks {
-		f, err := os.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, syscall.EWOULDBLOCK) {
-				f.Close()
-				t.Fatalf("flock %s: %v", p, err)
-			}
-			if time.Now().After(deadline) {
-				f.Close()
-				t.Fatalf("a background refresh still holds %s after 30s", p)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		f.Close() // releases the lock
-	}
 }
 
 // tracedHit runs bin under strace, following every process it starts, and
