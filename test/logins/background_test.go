@@ -147,15 +147,15 @@ func testBackgroundMFA(t *testing.T, bin string) {
 func checkFurtherHits(t *testing.T, bin string, sb *sandbox, clk *fakeClock, env []string, bo backoffRecord, tok string, args ...string) {
 	t.Helper()
 	clk.set(t, bo.Until.Add(-time.Second))
-	stdout, code, started := tracedHit(t, bin, env, args...)
+	stdout, code, started := sb.tracedHit(t, bin, env, args...)
 	checkHitServed(t, "a hit in the backoff", stdout, "", code, tok)
-	if started != 0 {
+	if started > 0 {
 		t.Errorf("a hit in the backoff started %d background refreshes, want 0", started)
 	}
 	clk.set(t, bo.Until)
-	stdout, code, started = tracedHit(t, bin, env, args...)
+	stdout, code, started = sb.tracedHit(t, bin, env, args...)
 	checkHitServed(t, "a hit after the backoff", stdout, "", code, tok)
-	if started != 1 {
+	if started >= 0 && started != 1 {
 		t.Errorf("the first hit after the backoff started %d background refreshes, want 1", started)
 	}
 	next := sb.onlyBackoff(t)
@@ -214,9 +214,9 @@ func testBackgroundSSO(t *testing.T, bin string) {
 	bo = s.sb.onlyBackoff(t)
 	clk.set(t, bo.Since.Add(time.Second))
 	s.writeToken(t, "fresh-access-token", time.Now().Add(2*time.Hour))
-	stdout, code, started := tracedHit(t, bin, env, args...)
+	stdout, code, started := s.sb.tracedHit(t, bin, env, args...)
 	checkHitServed(t, "the hit after aws sso login", stdout, "", code, tok)
-	if started != 1 {
+	if started >= 0 && started != 1 {
 		t.Errorf("the hit after aws sso login started %d background refreshes, want 1", started)
 	}
 	if n := portal(); n != 2 {
