@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ekstoken/ekstoken/internal/awsauth"
+	"github.com/ekstoken/ekstoken/internal/cache"
 	"github.com/ekstoken/ekstoken/internal/tokencache"
 )
 
@@ -111,5 +113,42 @@ func TestBackoffOverWhenLoginOvertookFailure(t *testing.T) {
 				t.Fatalf("the run after the login, at the same moment: %v, want a token", err)
 			}
 		})
+	}
+}
+
+// While another run's `aws sso login` for the same SSO session stays open
+// beyond the wait (a person slow at the browser), a run with --sso-login
+// says so and fails rather than open a second login: every run waiting
+// would open one.
+func TestSSOLoginNotStartedWhileAnotherIsOpen(t *testing.T) {
+	for _, profile := range []string{"sso-dev", "corp-admin"} {
+		h := newHarness(t)
+		h.env["AWS_PROFILE"] = profile
+		tokenFile := filepath.Join(t.TempDir(), "token.json")
+		writeTokenFile(t, tokenFile, `{"accessToken":"old"}`)
+		other, err := h.store.Lock(context.Background(), tokencache.SSOLoginName(tokenFile), cache.Wait{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		logins := 0
+		const wait = 200 * time.Millisecond
+		err = Run(context.Background(), Env{
+			Now: h.clock.Now, Getenv: func(k string) string { return h.env[k] }, Home: h.home,
+			Stdout: io.Discard, Stderr: io.Discard, IsTerminal: func() bool { return true },
+			SSOLogin: func(context.Context, string) error { logins++; return nil },
+			Log:      slog.New(slog.DiscardHandler), Store: h.store,
+			Resolve: func(context.Context, awsauth.Options) (awsauth.Result, error) {
+				return awsauth.Result{}, &awsauth.SSOLoginError{Profile: profile, Err: errors.New("token expired"),
+					TokenFile: tokenFile, TokenStamp: tokencache.WatchStamp(tokenFile), Stamped: true}
+			},
+			LockTimeout: wait,
+		}, Input{Request: tokencache.Request{ClusterName: "prod", Region: "eu-west-1"}, Margin: time.Minute, SSOLogin: true})
+		other.Unlock()
+		if logins != 0 {
+			t.Errorf("%s: aws sso login ran %d times while another was open, want 0", profile, logins)
+		}
+		if err == nil || !strings.Contains(err.Error(), "aws sso login --profile "+profile) || !strings.Contains(err.Error(), "finish that login") {
+			t.Errorf("%s: error %v, want one that says another aws sso login --profile %s is open", profile, err, profile)
+		}
 	}
 }
