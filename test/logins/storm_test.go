@@ -97,6 +97,9 @@ func TestSSOStormBacksOff(t *testing.T) {
 	// The local token file says the session is valid; the portal refuses
 	// it (it expired there, or was revoked): every resolution is a request.
 	s.writeToken(t, "revoked-access-token", time.Now().Add(8*time.Hour))
+	// A portal a network away: while the first run waits for its answer,
+	// the others pile up on the identity's lock.
+	s.delay.Store(int64(300 * time.Millisecond))
 	t0 := time.Now().UTC().Truncate(time.Second)
 	clk := newFakeClock(t, s.sb, t0)
 	env := harness.With(s.env, clk.env())
