@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/ekstoken/ekstoken/internal/app"
+	"github.com/ekstoken/ekstoken/internal/background"
 	"github.com/ekstoken/ekstoken/internal/clock"
 	// A cache hit is answered in this package's init, before the AWS SDK
 	// initializes; see its package comment.
@@ -32,6 +33,14 @@ func main() {
 		Version:    version,
 		IsTerminal: func() bool { return term.IsTerminal(int(os.Stdin.Fd())) },
 		Executable: os.Executable,
+		StartRefresh: func(lockPath, logPath string) (bool, error) {
+			exe, err := os.Executable()
+			if err != nil {
+				return false, err
+			}
+			return background.Start(background.Request{Executable: exe, Args: os.Args[1:], Env: os.Environ(), LockPath: lockPath, LogPath: logPath})
+		},
+		HandedLock: background.HandedLock,
 		SSOLogin: func(ctx context.Context, profile string) error {
 			cmd := exec.CommandContext(ctx, "aws", "sso", "login", "--profile", profile)
 			// stdout belongs to kubectl: the login's messages go to stderr.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -39,6 +40,10 @@ type Env struct {
 	// SSOLogin runs `aws sso login --profile p` attached to the terminal,
 	// with its output on stderr.
 	SSOLogin func(ctx context.Context, profile string) error
+	// StartRefresh starts a background refresh (internal/background) and
+	// HandedLock returns the lock a starter handed down; nil: none.
+	StartRefresh func(lockPath, logPath string) (bool, error)
+	HandedLock   func() *os.File
 	// Executable is the path of the running binary, for --absolute.
 	Executable func() (string, error)
 	// GetToken runs the token use case; nil means gettoken.Run. Tests

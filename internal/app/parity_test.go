@@ -91,7 +91,7 @@ func checkParity(t *testing.T, args []string) {
 		t.Errorf("%q: the fast path accepts what cobra rejects", args)
 		return
 	}
-	want := fastpath.Request{Request: in.Request, Margin: in.Margin, NoCache: in.NoCache, ForceRefresh: in.ForceRefresh}
+	want := fastpath.Request{Request: in.Request, Margin: in.Margin, RefreshAhead: in.RefreshAhead, NoCache: in.NoCache, ForceRefresh: in.ForceRefresh}
 	fast.Debug = false
 	if fast.CacheDir == "" {
 		fast.CacheDir = "/home/test/.kube/cache/ekstoken"

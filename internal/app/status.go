@@ -36,7 +36,7 @@ func newStatusCommand(env *Env, g *globalOptions) *cobra.Command {
 				_, err := fmt.Fprintf(env.Stdout, "no cached entries in %s\n", dir)
 				return err
 			}
-			return cachestatus.WriteTable(env.Stdout, items)
+			return cachestatus.WriteTable(env.Stdout, items, env.Now())
 		},
 	}
 	c.Flags().StringVarP(&output, "output", "o", "table", "table or json")

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ekstoken/ekstoken/internal/awsauth"
+	"github.com/ekstoken/ekstoken/internal/background"
 	"github.com/ekstoken/ekstoken/internal/cache"
 	"github.com/ekstoken/ekstoken/internal/gettoken"
 	"github.com/ekstoken/ekstoken/internal/tokencache"
@@ -39,6 +40,11 @@ func (o *tokenOptions) addFlags(f *pflag.FlagSet, dropIn bool) {
 	f.BoolVar(&o.in.NoCredentialCache, "no-credential-cache", false, "do not keep assumed-role, MFA, SSO or credential_process credentials between runs")
 	f.BoolVar(&o.in.SSOLogin, "sso-login", false, "when the SSO session has expired and a terminal is attached, run aws sso login for the profile, then retry")
 	f.DurationVar(&o.in.Margin, "refresh-margin", tokencache.DefaultMargin, "stop serving a token this long before it expires")
+	f.DurationVar(&o.in.RefreshAhead, "refresh-ahead", tokencache.DefaultRefreshAhead,
+		"a cache hit this close to the end of its token's served life starts a background refresh; 0 turns it off")
+	// The background refresh a hit starts is this command with this flag.
+	f.BoolVar(&o.in.Background, strings.TrimPrefix(background.Flag, "--"), false, "run as the background refresh a cache hit starts")
+	_ = f.MarkHidden(strings.TrimPrefix(background.Flag, "--"))
 	f.StringVar(&o.output, "output", "json", "output format; json is the only one (accepted for aws CLI compatibility)")
 	if !dropIn {
 		_ = f.MarkHidden("output")
@@ -76,8 +82,8 @@ func (o *tokenOptions) validate(c *cobra.Command) error {
 		return usageError{cmd: c.CommandPath(), err: errors.New("--cluster-name and --cluster-id cannot be used together: --cluster-id is for local clusters on AWS Outposts")}
 	case o.output != "json":
 		return usageError{cmd: c.CommandPath(), err: fmt.Errorf("--output %q: only json is supported", o.output)}
-	case o.in.Margin < 0 || o.in.Margin >= tokencache.MaxMargin:
-		return usageError{cmd: c.CommandPath(), err: fmt.Errorf("--refresh-margin %v: must be at least 0s and less than %s (a token lives 15m)", o.in.Margin, strings.TrimSuffix(tokencache.MaxMargin.String(), "0s"))}
+	case tokencache.CheckRefresh(o.in.Margin, o.in.RefreshAhead) != "":
+		return usageError{cmd: c.CommandPath(), err: errors.New(tokencache.CheckRefresh(o.in.Margin, o.in.RefreshAhead))}
 	case o.in.RoleARN == "" && o.in.ExternalID != "":
 		return usageError{cmd: c.CommandPath(), err: errors.New("--external-id is sent only when assuming a role: add --role-arn, or drop --external-id (for a profile's role, set external_id in the profile)")}
 	case o.in.RoleARN == "" && o.in.SessionName != tokencache.DefaultSessionName:
@@ -88,14 +94,17 @@ func (o *tokenOptions) validate(c *cobra.Command) error {
 
 func (o *tokenOptions) run(c *cobra.Command, env *Env) error {
 	o.in.Region, o.in.Profile = o.g.region, o.g.profile
+	o.in.RefreshAhead = tokencache.EffectiveAhead(o.in.Margin, o.in.RefreshAhead)
 	genv := gettoken.Env{
 		Now: env.Now, Getenv: env.Getenv, Home: env.Home,
 		Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stderr,
-		IsTerminal:  env.IsTerminal,
-		SSOLogin:    env.SSOLogin,
-		Log:         o.g.logger(env),
-		Resolve:     awsauth.Resolve,
-		LockTimeout: lockTimeout,
+		IsTerminal:   env.IsTerminal,
+		SSOLogin:     env.SSOLogin,
+		Log:          o.g.logger(env),
+		Resolve:      awsauth.Resolve,
+		LockTimeout:  lockTimeout,
+		StartRefresh: env.StartRefresh,
+		HandedLock:   env.HandedLock,
 	}
 	if !o.in.NoCache {
 		dir, err := o.g.resolveCacheDir(env)
@@ -106,7 +115,11 @@ func (o *tokenOptions) run(c *cobra.Command, env *Env) error {
 		}
 	}
 	run := env.GetToken
-	if run == nil {
+	switch {
+	case run != nil:
+	case o.in.Background:
+		run = gettoken.Background
+	default:
 		run = gettoken.Run
 	}
 	return run(c.Context(), genv, o.in)

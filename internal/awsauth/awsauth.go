@@ -211,7 +211,12 @@ func Resolve(ctx context.Context, o Options) (Result, error) {
 				o.baseIdentity = fmt.Sprintf(" (key %s from %s)", b.AccessKeyID, b.Source)
 			}
 		}
-		return Result{}, o.explain(ctx, err)
+		err = o.explain(ctx, err)
+		var sso *SSOLoginError
+		if errors.As(err, &sso) {
+			sso.TokenFile = ssoFile()
+		}
+		return Result{}, err
 	}
 	// Whatever the source, credentials that have ended sign nothing: STS
 	// would refuse the token, and kubectl would be told it expired already.
@@ -277,6 +282,9 @@ func (o Options) profileRole(ctx context.Context, profile string) (role, base st
 type SSOLoginError struct {
 	Profile string
 	Err     error
+	// TokenFile is the SDK's cache file of the session's access token,
+	// which `aws sso login` writes; "" when unknown.
+	TokenFile string
 	// Hint, set by the caller, adds what it could do about it.
 	Hint string
 }
@@ -308,6 +316,15 @@ func TerminalPrompt(in io.Reader, out io.Writer) func(serial string) (string, er
 }
 
 func (e *SSOLoginError) Unwrap() error { return e.Err }
+
+// NeedsPerson reports whether only a person can end the failure err: an
+// SSO session to log in to again, an MFA code to type. Trying again
+// without one fails the same way.
+func NeedsPerson(err error) bool {
+	var sso *SSOLoginError
+	var noMFA config.AssumeRoleTokenProviderNotSetError
+	return errors.As(err, &sso) || errors.As(err, &noMFA)
+}
 
 // Profiles lists the profile names defined in the shared config and
 // credentials files, sorted, for messages.

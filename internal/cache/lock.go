@@ -28,8 +28,12 @@ const (
 
 // Lock is a held lock on one entry.
 type Lock struct {
-	fl    *flock.Flock
-	holds *Holds
+	path string
+	// fl is a lock this process took; adopted, one a parent process took
+	// and handed down as an open file (see Store.Adopt).
+	fl      *flock.Flock
+	adopted *os.File
+	holds   *Holds
 }
 
 // Unlock releases the lock.
@@ -38,13 +42,44 @@ func (l *Lock) Unlock() {
 		l.holds.remove(l)
 	}
 	l.mark("")
+	if l.adopted != nil {
+		// flock(2) locks belong to the open file: closing the last
+		// descriptor of it releases the lock.
+		_ = l.adopted.Close()
+		return
+	}
 	_ = l.fl.Unlock()
+}
+
+// Adopt takes over the lock of the entry called name that a parent
+// process took and handed down as the open file f: a hit that starts a
+// background refresh locks the entry first, so that of many hits at once
+// only one starts a refresh, and the refresh runs under that lock. f must
+// be the entry's lock file itself (same file, not followed through a
+// symlink); otherwise Adopt closes it and fails.
+func (s Store) Adopt(name string, f *os.File) (*Lock, error) {
+	path := filepath.Join(s.Dir, name+".lock")
+	held, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("adopt lock: %w", err)
+	}
+	onDisk, err := os.Lstat(path)
+	if err != nil || !os.SameFile(held, onDisk) || !onDisk.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("adopt lock: the file handed down is not %s", path)
+	}
+	l := &Lock{path: path, adopted: f, holds: s.Holds}
+	if s.Holds != nil {
+		s.Holds.add(l)
+	}
+	return l, nil
 }
 
 // mark writes what the holder waits for into the lock file, or clears it.
 // Failing to write only costs a waiter its patience: it is best effort.
 func (l *Lock) mark(what string) {
-	f, err := os.OpenFile(l.fl.Path(), os.O_WRONLY|noFollow, 0)
+	f, err := os.OpenFile(l.path, os.O_WRONLY|noFollow, 0)
 	if err != nil {
 		return
 	}
@@ -148,7 +183,7 @@ func (s Store) Lock(ctx context.Context, name string, w Wait) (*Lock, error) {
 			return nil, fmt.Errorf("lock cache entry: %w", err)
 		}
 		if ok {
-			l := &Lock{fl: fl, holds: s.Holds}
+			l := &Lock{path: path, fl: fl, holds: s.Holds}
 			l.mark("") // a crashed holder's mark is not ours to keep
 			if s.Holds != nil {
 				s.Holds.add(l)

@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -31,7 +33,9 @@ import (
 const (
 	KindToken       = "token"
 	KindCredentials = "credentials"
-	KindUnreadable  = "unreadable"
+	// KindBackoff is a backoff record whose identity has no cached token.
+	KindBackoff    = "backoff"
+	KindUnreadable = "unreadable"
 )
 
 // Item describes one cache entry without any secret.
@@ -54,11 +58,27 @@ type Item struct {
 	ExpiresIn int64 `json:"expiresInSeconds"`
 	// CappedByCredentials: the signing credentials end before the 15
 	// minutes STS gives a token.
-	CappedByCredentials bool   `json:"cappedByCredentials,omitempty"`
-	File                string `json:"file"`
-	Error               string `json:"error,omitempty"`
+	CappedByCredentials bool `json:"cappedByCredentials,omitempty"`
+	// RefreshFrom is, for a token, when a hit starts its background
+	// refresh (with the default --refresh-ahead).
+	RefreshFrom time.Time `json:"refreshFrom,omitzero"`
+	// Backoff is the backoff in force for the token's identity, if any.
+	Backoff *Backoff `json:"backoff,omitempty"`
+	File    string   `json:"file"`
+	Error   string   `json:"error,omitempty"`
 
 	name string
+	// backoffName is the entry's backoff record, removed with it.
+	backoffName string
+}
+
+// Backoff is a backoff in force: until when no background refresh starts
+// and, when NeedsPerson, runs without a terminal fail at once with Message.
+type Backoff struct {
+	Until       time.Time `json:"until"`
+	Failures    int       `json:"failures"`
+	NeedsPerson bool      `json:"needsPerson,omitempty"`
+	Message     string    `json:"message"`
 }
 
 // formats are the entry formats ekstoken writes and wrote, by kind.
@@ -66,6 +86,7 @@ type Item struct {
 // clear.
 var formats = map[string]string{
 	tokencache.EntryFormat:    KindToken,
+	tokencache.BackoffFormat:  KindBackoff,
 	"ekstoken/token/v1":       KindToken,
 	awsauth.CredentialsFormat: KindCredentials,
 	"ekstoken/credentials/v1": KindCredentials,
@@ -82,12 +103,49 @@ func List(s cache.Store, now time.Time) ([]Item, error) {
 		return nil, err
 	}
 	items := make([]Item, 0, len(names))
+	backoffs := map[string]tokencache.Backoff{}
 	for _, name := range names {
 		format, err := s.Probe(name)
 		if err != nil || formats[format] == "" {
 			continue // not ekstoken's: not ours to show or remove
 		}
+		if format == tokencache.BackoffFormat {
+			if b, err := s.ReadBytes(name); err == nil {
+				if bo, err := tokencache.ParseBackoff(b); err == nil {
+					backoffs[name] = bo
+					continue
+				}
+			}
+		}
 		items = append(items, describe(s, name, format, now))
+	}
+	// A backoff record goes with its identity's token entry (the same
+	// hash); one without a token is an item of its own.
+	for i := range items {
+		hash, ok := strings.CutPrefix(items[i].name, KindToken+"-")
+		if !ok {
+			continue
+		}
+		name := KindBackoff + "-" + hash
+		bo, ok := backoffs[name]
+		if !ok {
+			continue
+		}
+		delete(backoffs, name)
+		items[i].backoffName = name
+		if bo.Key == "" || !bo.InForce(bo.Key, now) {
+			continue
+		}
+		items[i].Backoff = &Backoff{Until: bo.Until, Failures: bo.Failures, NeedsPerson: bo.NeedsPerson, Message: bo.Message}
+	}
+	for _, name := range slices.Sorted(maps.Keys(backoffs)) {
+		bo := backoffs[name]
+		it := Item{Kind: KindBackoff, Cluster: bo.Cluster, Region: bo.Region, Profile: bo.Profile, File: s.Path(name), name: name,
+			Expires: bo.Until, ExpiresIn: int64(bo.Until.Sub(now) / time.Second)}
+		if bo.InForce(bo.Key, now) {
+			it.Backoff = &Backoff{Until: bo.Until, Failures: bo.Failures, NeedsPerson: bo.NeedsPerson, Message: bo.Message}
+		}
+		items = append(items, it)
 	}
 	return items, nil
 }
@@ -110,6 +168,7 @@ func describe(s cache.Store, name, format string, now time.Time) Item {
 		it.Cluster, it.Region, it.Profile, it.RoleARN = e.Cluster, e.Region, e.Profile, e.RoleARN
 		it.AccessKeyID, it.Source = e.AccessKeyID, e.CredentialSource
 		it.Expires, it.CappedByCredentials = life.ServeUntil(tokencache.DefaultMargin), life.CappedByCredentials
+		it.RefreshFrom = it.Expires.Add(-tokencache.DefaultRefreshAhead)
 	case awsauth.CredentialsFormat:
 		// The secret key and the session token are read with the rest but
 		// never copied into the Item: they are neither kept nor printed.
@@ -121,7 +180,7 @@ func describe(s cache.Store, name, format string, now time.Time) Item {
 		it.Kind = KindCredentials
 		it.Profile, it.RoleARN, it.AccessKeyID, it.Source = m.Profile, m.RoleARN, m.AccessKeyID, m.Source
 		it.CredentialsExpire = m.Expires
-		it.Expires = gettoken.CredentialsServedUntil(m.Expires, tokencache.DefaultMargin)
+		it.Expires = gettoken.CredentialsServedUntil(m.Expires, tokencache.DefaultMargin, tokencache.DefaultRefreshAhead)
 	default:
 		it.Kind, it.Error = KindUnreadable, fmt.Sprintf("format %q of an older ekstoken: replaced on next use", format)
 		return it
@@ -188,6 +247,11 @@ func Clear(s cache.Store, f Filter, now time.Time) (Cleared, error) {
 		if err := s.Remove(it.name); err != nil {
 			return c, err
 		}
+		if it.backoffName != "" {
+			if err := s.Remove(it.backoffName); err != nil {
+				return c, err
+			}
+		}
 		c.Removed++
 	}
 	if c.Temps, err = s.RemoveTemps(); err != nil {
@@ -200,12 +264,12 @@ func Clear(s cache.Store, f Filter, now time.Time) (Cleared, error) {
 }
 
 // WriteTable prints items for people.
-func WriteTable(w io.Writer, items []Item) error {
+func WriteTable(w io.Writer, items []Item, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KIND\tCLUSTER\tREGION\tPROFILE / ROLE\tKEY ID\tEXPIRES IN\tCAPPED BY CREDENTIALS\tFILE")
+	fmt.Fprintln(tw, "KIND\tCLUSTER\tREGION\tPROFILE / ROLE\tKEY ID\tEXPIRES IN\tCAPPED BY CREDENTIALS\tBACKGROUND REFRESH\tFILE")
 	for _, it := range items {
 		if it.Kind == KindUnreadable {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t%s (%s)\n", it.Kind, printable(it.File), printable(it.Error))
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t%s (%s)\n", it.Kind, printable(it.File), printable(it.Error))
 			continue
 		}
 		// What an entry says came from a command line or a file: a name
@@ -223,10 +287,35 @@ func WriteTable(w io.Writer, items []Item) error {
 		if it.Kind == KindToken {
 			capped = map[bool]string{true: "yes", false: "no"}[it.CappedByCredentials]
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.Kind, dash(it.Cluster), dash(it.Region), who,
-			dash(it.AccessKeyID), expiresIn(it.ExpiresIn), capped, it.File)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.Kind, dash(it.Cluster), dash(it.Region), who,
+			dash(it.AccessKeyID), expiresIn(it.ExpiresIn), capped, refreshText(it, now), it.File)
 	}
 	return tw.Flush()
+}
+
+// refreshText says when a hit starts the entry's background refresh, or
+// the backoff that holds it off.
+func refreshText(it Item, now time.Time) string {
+	switch {
+	case it.Backoff != nil:
+		why := fmt.Sprintf("failed %d times", it.Backoff.Failures)
+		switch {
+		case it.Backoff.NeedsPerson:
+			why = "needs a person"
+		case it.Backoff.Failures == 0:
+			why = "credentials end"
+		}
+		return "backing off until " + it.Backoff.Until.Local().Format(time.TimeOnly) + ": " + why
+	case it.Kind == KindBackoff:
+		return "backoff over"
+	case it.Kind != KindToken || it.RefreshFrom.IsZero():
+		return "-"
+	case !now.Before(it.Expires):
+		return "-"
+	case !now.Before(it.RefreshFrom):
+		return "due (next hit)"
+	}
+	return "in " + expiresIn(int64(it.RefreshFrom.Sub(now)/time.Second))
 }
 
 // printable is s, or s quoted as Go quotes strings when it holds anything

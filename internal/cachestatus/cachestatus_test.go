@@ -74,7 +74,7 @@ func TestList(t *testing.T) {
 	}
 	want := []string{
 		// Served until they expire less the 60 s margin and 5 min.
-		"credentials  admin ASIAPROD 2m0s ",
+		"credentials  admin ASIAPROD -3m0s ",
 		"token prod admin ASIAPROD 7m0s capped", // credentials end at +10m, less the 60 s margin
 		"token dev  AKIADEV 12m0s ",
 		"unreadable    0s ",
@@ -83,7 +83,7 @@ func TestList(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	var table, js bytes.Buffer
-	if err := WriteTable(&table, items); err != nil {
+	if err := WriteTable(&table, items, signedAt.Add(2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if err := WriteJSON(&js, items); err != nil {
@@ -151,18 +151,28 @@ func TestExpiresIn(t *testing.T) {
 
 func TestWriteTable(t *testing.T) {
 	var b bytes.Buffer
+	now := time.Date(2026, 11, 29, 14, 0, 0, 0, time.UTC)
 	if err := WriteTable(&b, []Item{
 		{Kind: KindToken, Cluster: "prod", Region: "eu-west-1", Profile: "admin", RoleARN: "arn:aws:iam::1:role/r",
-			AccessKeyID: "ASIAX", ExpiresIn: 50, CappedByCredentials: true, File: "/c/token-a.json"},
+			AccessKeyID: "ASIAX", ExpiresIn: 50, CappedByCredentials: true, File: "/c/token-a.json",
+			Expires: now.Add(50 * time.Second), RefreshFrom: now.Add(-250 * time.Second)},
+		{Kind: KindToken, Cluster: "dev", Region: "eu-west-1", Profile: "admin", AccessKeyID: "ASIAX", ExpiresIn: 600, File: "/c/token-d.json",
+			Expires: now.Add(10 * time.Minute), RefreshFrom: now.Add(5 * time.Minute)},
+		{Kind: KindToken, Cluster: "sso", Region: "eu-west-1", Profile: "corp", AccessKeyID: "ASIAS", ExpiresIn: 120, File: "/c/token-e.json",
+			Expires: now.Add(2 * time.Minute), RefreshFrom: now.Add(-3 * time.Minute),
+			Backoff: &Backoff{Until: now.Add(time.Minute), Failures: 2, NeedsPerson: true, Message: "run aws sso login"}},
 		{Kind: KindCredentials, Profile: "admin", AccessKeyID: "ASIAX", ExpiresIn: 3600, File: "/c/credentials-b.json"},
 		{Kind: KindUnreadable, File: "/c/token-c.json", Error: "not a regular file"},
-	}); err != nil {
+	}, now); err != nil {
 		t.Fatal(err)
 	}
-	want := `KIND         CLUSTER  REGION     PROFILE / ROLE                 KEY ID  EXPIRES IN  CAPPED BY CREDENTIALS  FILE
-token        prod     eu-west-1  admin / arn:aws:iam::1:role/r  ASIAX   50s         yes                    /c/token-a.json
-credentials  -        -          admin                          ASIAX   1h          -                      /c/credentials-b.json
-unreadable   -        -          -                              -       -           -                      /c/token-c.json (not a regular file)
+	until := now.Add(time.Minute).Local().Format(time.TimeOnly)
+	want := `KIND         CLUSTER  REGION     PROFILE / ROLE                 KEY ID  EXPIRES IN  CAPPED BY CREDENTIALS  BACKGROUND REFRESH                          FILE
+token        prod     eu-west-1  admin / arn:aws:iam::1:role/r  ASIAX   50s         yes                    due (next hit)                              /c/token-a.json
+token        dev      eu-west-1  admin                          ASIAX   10m         no                     in 5m                                       /c/token-d.json
+token        sso      eu-west-1  corp                           ASIAS   2m          no                     backing off until ` + until + `: needs a person  /c/token-e.json
+credentials  -        -          admin                          ASIAX   1h          -                      -                                           /c/credentials-b.json
+unreadable   -        -          -                              -       -           -                      -                                           /c/token-c.json (not a regular file)
 `
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
@@ -174,7 +184,7 @@ unreadable   -        -          -                              -       -       
 func TestTableShowsNamesInertly(t *testing.T) {
 	items := []Item{{Kind: KindToken, Cluster: "evil\x1b[2J\nname\t", Region: "eu-west-1", Profile: "p\x07", File: "/c/token-1.json"}}
 	var b strings.Builder
-	if err := WriteTable(&b, items); err != nil {
+	if err := WriteTable(&b, items, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()

@@ -34,6 +34,9 @@ type Dir string
 // Path is the file that holds the entry called name.
 func (d Dir) Path(name string) string { return Join(string(d), name+".json") }
 
+// LockPath is the lock file of the entry called name.
+func (d Dir) LockPath(name string) string { return Join(string(d), name+".lock") }
+
 // ReadBytes returns the content of the entry called name. A missing entry
 // gives ErrNotFound; a foreign, truncated or unsafe one an error saying
 // what is wrong. Callers treat every error as a miss.

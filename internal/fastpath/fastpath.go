@@ -41,12 +41,16 @@ type Env struct {
 	Stderr io.Writer
 	Now    func() time.Time
 	Home   string
+	// StartRefresh starts the background refresh of the identity whose
+	// lock file is lockPath (see internal/background); nil never starts one.
+	StartRefresh func(lockPath string) (bool, error)
 }
 
 // Request is a token request as the command line gives it.
 type Request struct {
 	tokencache.Request
 	Margin       time.Duration
+	RefreshAhead time.Duration
 	CacheDir     string
 	Debug        bool
 	NoCache      bool
@@ -70,7 +74,8 @@ func Serve(env Env) (bool, error) {
 		}
 	}
 	id := tokencache.NewIdentity(r.Request, env.Getenv, env.Home)
-	cred, _, ok := tokencache.Lookup(entryfile.Dir(r.CacheDir), id, env.Now(), r.Margin)
+	dir, now := entryfile.Dir(r.CacheDir), env.Now()
+	cred, _, ok := tokencache.Lookup(dir, id, now, r.Margin)
 	if !ok {
 		return false, nil
 	}
@@ -82,6 +87,14 @@ func Serve(env Env) (bool, error) {
 		_, _ = io.WriteString(env.Stderr, info.Warning+"\n")
 	}
 	_, err := env.Stdout.Write(out)
+	if err == nil && env.StartRefresh != nil && tokencache.RefreshDue(cred.Expiration, now, r.RefreshAhead) {
+		// Printed first: kubectl has its token whatever happens here. A
+		// refresh that cannot start costs nothing but the next miss.
+		key := id.Key()
+		if bo, ok := tokencache.ReadBackoff(dir, key); !ok || !bo.InForce(key, now) {
+			_, _ = env.StartRefresh(dir.LockPath(id.Name()))
+		}
+	}
 	return true, err
 }
 
@@ -91,17 +104,19 @@ var (
 	valueFlags = map[string]bool{
 		"region": true, "profile": true, "cache-dir": true,
 		"cluster-name": true, "cluster-id": true, "role-arn": true, "role": true,
-		"session-name": true, "external-id": true, "refresh-margin": true, "output": true,
+		"session-name": true, "external-id": true, "refresh-margin": true, "refresh-ahead": true, "output": true,
 	}
 	// globalFlags are the root's persistent flags, valid anywhere.
 	globalFlags = map[string]bool{"region": true, "profile": true, "cache-dir": true, "debug": true}
-	// no-credential-cache and sso-login only matter on a miss.
+	// no-credential-cache and sso-login only matter on a miss. The hidden
+	// --background, the refresh a hit starts, is left to the full program:
+	// it is not a request for a token.
 	boolFlags = map[string]bool{"debug": true, "no-cache": true, "force-refresh": true, "no-credential-cache": true, "sso-login": true}
 )
 
 // Flags lists the flags Parse understands, for the parity test.
 func Flags() []string {
-	var names []string
+	names := []string{"background"}
 	for n := range valueFlags {
 		names = append(names, n)
 	}
@@ -125,7 +140,7 @@ func commandComplete(words []string) bool {
 // the way the cobra tree does, and declines anything unusual: an unknown or
 // repeated flag, a short flag, a positional argument, --help, a bad value.
 func Parse(args []string) (Request, bool) {
-	r := Request{Margin: tokencache.DefaultMargin}
+	r := Request{Margin: tokencache.DefaultMargin, RefreshAhead: tokencache.DefaultRefreshAhead}
 	r.SessionName = tokencache.DefaultSessionName
 	var words []string
 	seen := map[string]bool{}
@@ -163,9 +178,10 @@ func Parse(args []string) (Request, bool) {
 	if !commandComplete(words) {
 		return Request{}, false
 	}
-	if (r.ClusterName == "") == (r.ClusterID == "") {
+	if (r.ClusterName == "") == (r.ClusterID == "") || tokencache.CheckRefresh(r.Margin, r.RefreshAhead) != "" {
 		return Request{}, false
 	}
+	r.RefreshAhead = tokencache.EffectiveAhead(r.Margin, r.RefreshAhead)
 	// Role flags without the role are a usage error of the full program.
 	if r.RoleARN == "" && (r.ExternalID != "" || r.SessionName != tokencache.DefaultSessionName) {
 		return Request{}, false
@@ -198,10 +214,16 @@ func (r *Request) set(name, value string) bool {
 		return value == "json"
 	case "refresh-margin":
 		m, err := time.ParseDuration(value)
-		if err != nil || m < 0 || m >= tokencache.MaxMargin {
+		if err != nil {
 			return false
 		}
 		r.Margin = m
+	case "refresh-ahead":
+		a, err := time.ParseDuration(value)
+		if err != nil {
+			return false
+		}
+		r.RefreshAhead = a
 	case "debug":
 		r.Debug = true
 	case "no-cache":

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -37,6 +38,12 @@ type Input struct {
 	// Margin is how long before a token's real end ekstoken stops serving
 	// it and tells kubectl it has expired.
 	Margin time.Duration
+	// RefreshAhead is how long before the end of a token's served life a
+	// hit starts a background refresh; 0 never does.
+	RefreshAhead time.Duration
+	// Background makes the run the background refresh that a hit started
+	// (see Background).
+	Background bool
 }
 
 // Env is the boundary to the operating system, passed in whole.
@@ -60,6 +67,13 @@ type Env struct {
 	// LockTimeout bounds the wait for another process's refresh while it
 	// waits for a person; one that does not is waited for much less.
 	LockTimeout time.Duration
+	// StartRefresh starts the background refresh of the identity whose
+	// lock file is lockPath, with its debug log in logPath when set (see
+	// internal/background); nil never starts one.
+	StartRefresh func(lockPath, logPath string) (bool, error)
+	// HandedLock is the lock a starter handed down to a background
+	// refresh, nil when none was.
+	HandedLock func() *os.File
 	// staticWait and networkWait, when set, replace staticLockWait and
 	// networkLockWait (tests: the product's bounds are seconds long).
 	staticWait, networkWait time.Duration
@@ -75,27 +89,35 @@ func Run(ctx context.Context, env Env, in Input) error {
 	}
 	id := tokencache.NewIdentity(in.Request, env.Getenv, env.Home)
 	name := id.Name()
-
-	var store *cache.Store
-	if env.Store != nil {
-		// One Holds for this run: while it prompts, the locks it holds say
-		// so to the processes waiting for them.
-		s := *env.Store
-		s.Holds = &cache.Holds{}
-		store = &s
-	}
+	store := env.store()
+	// Prompts need a person: kubectl says so in KUBERNETES_EXEC_INFO and
+	// then connects the terminal to stdin; a run by hand has a terminal.
+	interactive := info.Interactive || (!info.Present && env.IsTerminal != nil && env.IsTerminal())
 	wait := env.lockWait(id.EnvKeys())
 	if store != nil && !in.ForceRefresh {
 		// One refresh for many parallel kubectl runs: wait for whoever is
-		// refreshing, then look again before doing the work ourselves.
+		// refreshing, then look again before doing the work ourselves. A
+		// run without a person also stops at a failure that only a person
+		// can end, recorded by an earlier run: trying again would fail the
+		// same way, after another network call or process.
 		var c execcred.Credential
+		var blocked error
 		looks := 0
 		found, unlock, lockErr := store.LookLockLook(ctx, name, wait, func() bool {
 			looks++
 			var ok bool
-			c, ok = env.lookup(*store, id, in.Margin)
-			return ok
+			if c, ok = env.lookup(*store, id, in.Margin); ok {
+				return true
+			}
+			blocked = nil
+			if !interactive {
+				blocked = env.blockedBy(*store, id)
+			}
+			return blocked != nil
 		})
+		if blocked != nil {
+			return blocked
+		}
 		if found {
 			msg := "cache hit"
 			if looks > 1 {
@@ -103,7 +125,11 @@ func Run(ctx context.Context, env Env, in Input) error {
 			}
 			env.Log.Debug(msg, "remaining", c.Expiration.Sub(env.Now()).Round(time.Second), "file", store.Path(name),
 				"credentialSource", env.signedBy(ctx, *store, name), "took", env.Now().Sub(start))
-			return execcred.Write(env.Stdout, info.APIVersion, c)
+			if err := execcred.Write(env.Stdout, info.APIVersion, c); err != nil {
+				return err
+			}
+			env.refreshAhead(*store, id, c, in)
+			return nil
 		}
 		if lockErr != nil {
 			env.Log.Debug("refreshing without the lock", "err", lockErr)
@@ -111,14 +137,94 @@ func Run(ctx context.Context, env Env, in Input) error {
 		defer unlock()
 	}
 
-	// Prompts need a person: kubectl says so in KUBERNETES_EXEC_INFO and
-	// then connects the terminal to stdin; a run by hand has a terminal.
-	interactive := info.Interactive || (!info.Present && env.IsTerminal != nil && env.IsTerminal())
+	cred, err := env.refresh(ctx, in, id, store, interactive, info.Present)
+	if store != nil {
+		env.noteOutcome(*store, id, in, err, interactive)
+	}
+	if err != nil {
+		return err
+	}
+	env.Log.Debug("done", "took", env.Now().Sub(start))
+	return execcred.Write(env.Stdout, info.APIVersion, cred)
+}
+
+// Background is the refresh a hit started (see internal/background): it
+// signs a new token for in under the identity's lock, renewing cached
+// credentials first when they near their end, and never asks a person
+// anything. Nobody waits for it and nobody sees its output: a failure
+// goes to the debug log and into the identity's backoff record.
+func Background(ctx context.Context, env Env, in Input) error {
+	store := env.store()
+	if store == nil {
+		return errors.New("--background needs the cache")
+	}
+	id := tokencache.NewIdentity(in.Request, env.Getenv, env.Home)
+	name := id.Name()
+	var lock *cache.Lock
+	if f := env.handedLock(); f != nil {
+		l, err := store.Adopt(name, f)
+		if err != nil {
+			env.Log.Debug("background refresh: lock not adopted", "err", err)
+		}
+		lock = l
+	}
+	if lock == nil {
+		// No lock handed down (Windows, or run by hand): take it without
+		// waiting; a holder is already refreshing.
+		l, err := store.Lock(ctx, name, cache.Wait{})
+		if err != nil {
+			env.Log.Debug("background refresh: not started", "err", err)
+			return nil
+		}
+		lock = l
+	}
+	defer lock.Unlock()
+	now := env.Now()
+	if c, ok := env.lookup(*store, id, in.Margin); ok && !tokencache.RefreshDue(c.Expiration, now, in.RefreshAhead) {
+		env.Log.Debug("background refresh: another process refreshed already", "servedUntil", c.Expiration)
+		return nil
+	}
+	if bo, ok := tokencache.ReadBackoff(*store, id.Key()); ok && bo.InForce(id.Key(), now) {
+		env.Log.Debug("background refresh: backing off", "until", bo.Until, "failures", bo.Failures)
+		return nil
+	}
+	in.Background = true
+	_, err := env.refresh(ctx, in, id, store, false, false)
+	env.noteOutcome(*store, id, in, err, false)
+	if err != nil {
+		env.Log.Debug("background refresh failed", "err", err)
+		return nil
+	}
+	env.Log.Debug("background refresh done", "took", env.Now().Sub(now))
+	return nil
+}
+
+// store is the run's copy of the cache store, with its own Holds: while it
+// prompts, the locks it holds say so to the processes waiting for them.
+func (env Env) store() *cache.Store {
+	if env.Store == nil {
+		return nil
+	}
+	s := *env.Store
+	s.Holds = &cache.Holds{}
+	return &s
+}
+
+func (env Env) handedLock() *os.File {
+	if env.HandedLock == nil {
+		return nil
+	}
+	return env.HandedLock()
+}
+
+// refresh resolves credentials, signs a token and caches it.
+func (env Env) refresh(ctx context.Context, in Input, id tokencache.Identity, store *cache.Store, interactive, fromKubectl bool) (execcred.Credential, error) {
+	start := env.Now()
 	opts := awsauth.Options{
 		Region: in.Region, Profile: in.Profile,
 		RoleARN: in.RoleARN, SessionName: in.SessionName, ExternalID: in.ExternalID,
 		EffectiveProfile: id.Profile, ConfigFile: id.Config.Path, CredentialsFile: id.Credentials.Path,
-		FromKubectl: info.Present, LoginCommand: env.loginCommand(in, id),
+		FromKubectl: fromKubectl, LoginCommand: env.loginCommand(in, id),
 		Getenv: env.Getenv, Now: env.Now, Log: env.Log,
 	}
 	var holds *cache.Holds
@@ -138,21 +244,14 @@ func Run(ctx context.Context, env Env, in Input) error {
 		key := id.CredentialsKey()
 		opts.Cache = &awsauth.FileCache{
 			Store: *store, Name: tokencache.CredentialsName(key), Key: key, Profile: id.Profile, RoleARN: in.RoleARN, Now: env.Now,
-			Window: in.Margin + credentialsWindow, Wait: wait, Log: env.Log,
+			Window: CredentialsWindow(in.Margin, in.RefreshAhead), Wait: env.lockWait(envKeys), Log: env.Log,
 			Renew: in.ForceRefresh,
 		}
 	}
 	res, err := env.Resolve(ctx, opts)
 	var sso *awsauth.SSOLoginError
 	if errors.As(err, &sso) && in.SSOLogin && interactive && env.SSOLogin != nil {
-		env.Log.Debug("SSO session expired; running aws sso login", "profile", sso.Profile)
-		done := holds.WaitingForPerson("aws sso login --profile " + sso.Profile)
-		lerr := env.SSOLogin(ctx, sso.Profile)
-		done()
-		if lerr != nil {
-			return fmt.Errorf("aws sso login --profile %s: %w", sso.Profile, lerr)
-		}
-		res, err = env.Resolve(ctx, opts)
+		res, err = env.ssoLogin(ctx, store, sso, func() (awsauth.Result, error) { return env.Resolve(ctx, opts) })
 	}
 	if errors.As(err, &sso) {
 		switch {
@@ -165,12 +264,12 @@ func Run(ctx context.Context, env Env, in Input) error {
 		}
 	}
 	if err != nil {
-		return err
+		return execcred.Credential{}, err
 	}
 	// Whatever resolved them, credentials that have ended sign nothing:
 	// STS would refuse the token while kubectl believed it.
 	if c := res.Credentials; c.CanExpire && !c.Expires.After(env.Now()) {
-		return &awsauth.ExpiredError{Source: c.Source, Profile: id.Profile, Expires: c.Expires, Now: env.Now()}
+		return execcred.Credential{}, &awsauth.ExpiredError{Source: c.Source, Profile: id.Profile, Expires: c.Expires, Now: env.Now()}
 	}
 	env.Log.Debug("credentials resolved", "source", res.Credentials.Source, "accessKeyId", res.Credentials.AccessKeyID,
 		"expires", expiresText(res.Credentials), "took", env.Now().Sub(start))
@@ -178,7 +277,7 @@ func Run(ctx context.Context, env Env, in Input) error {
 	signedAt := env.Now().UTC().Truncate(time.Second)
 	tok, err := signer.Sign(ctx, res.Config, res.Credentials, id.Cluster, signedAt)
 	if err != nil {
-		return err
+		return execcred.Credential{}, err
 	}
 	entry := tokencache.NewEntry(id.Key(), tok)
 	entry.Cluster, entry.Region, entry.Profile, entry.RoleARN = id.Cluster, res.Config.Region, id.Profile, in.RoleARN
@@ -193,16 +292,22 @@ func Run(ctx context.Context, env Env, in Input) error {
 	}
 	life, err := entry.Lifetime()
 	if err != nil {
-		return fmt.Errorf("read back the new token: %w", err)
+		return execcred.Credential{}, fmt.Errorf("read back the new token: %w", err)
 	}
 	cred := execcred.Credential{Token: tok, Expiration: life.ServeUntil(in.Margin)}
-	if !cred.Expiration.After(signedAt) {
+	switch {
+	case !cred.Expiration.After(signedAt):
 		// The credentials end within the margin: report their real end,
 		// and keep the token out of the cache, where it would be stale.
 		cred.Expiration = life.End
 		env.Log.Debug("credentials expire within the margin; not caching", "credentialsExpire", life.End)
-	} else if store != nil {
-		if err := store.WriteUnsynced(name, entry); err != nil {
+	case store == nil:
+	case in.Background && env.cachedOutlives(*store, id, in.Margin, cred.Expiration):
+		// The credentials could not be renewed beyond the cached token's:
+		// keep the token that lives longer.
+		env.Log.Debug("background refresh: the cached token outlives the new one; kept", "newServedUntil", cred.Expiration)
+	default:
+		if err := store.WriteUnsynced(id.Name(), entry); err != nil {
 			// A cache that cannot be written still yields the token. But
 			// every call is a miss until it can: say so, and how to stop
 			// trying (a refused directory's error says what to pass).
@@ -216,22 +321,54 @@ func Run(ctx context.Context, env Env, in Input) error {
 	}
 	env.Log.Debug("token signed", "cluster", id.Cluster, "region", res.Config.Region, "expires", cred.Expiration,
 		"cappedByCredentials", life.CappedByCredentials, "took", env.Now().Sub(start))
-	return execcred.Write(env.Stdout, info.APIVersion, cred)
+	if in.Background && tokencache.RefreshDue(cred.Expiration, env.Now(), in.RefreshAhead) {
+		// A token that is due for refresh the moment it is signed would
+		// have every hit start another refresh: its credentials cannot be
+		// renewed without a person (an MFA session, an SSO login ending).
+		return cred, &cannotExtendError{until: cred.Expiration}
+	}
+	return cred, nil
+}
+
+// cachedOutlives reports whether the cached token of id is served beyond
+// until.
+func (env Env) cachedOutlives(s cache.Store, id tokencache.Identity, margin time.Duration, until time.Time) bool {
+	c, _, ok := tokencache.Lookup(s, id, env.Now(), margin)
+	return ok && c.Expiration.After(until)
+}
+
+// cannotExtendError says a background refresh could not give the token a
+// life beyond its refresh window: the credentials that sign it end too
+// soon, and renewing them needs a person.
+type cannotExtendError struct{ until time.Time }
+
+func (e *cannotExtendError) Error() string {
+	return "the signing credentials end at " + e.until.UTC().Format(time.RFC3339) +
+		" and cannot be renewed without a person: the next kubectl call after that renews them"
 }
 
 // credentialsWindow is how long before their expiry, beyond the refresh
-// margin, cached credentials are renewed: a token signed with them then
-// lives at least this long.
+// margin and the refresh-ahead window, cached credentials are renewed: a
+// token signed with them then lives at least this long before its own
+// refresh is due.
 const credentialsWindow = 5 * time.Minute
+
+// CredentialsWindow is how long before their expiry cached credentials
+// stop being used, with the refresh margin and the refresh-ahead window in
+// force: a background refresh that finds them inside it renews them first.
+func CredentialsWindow(margin, ahead time.Duration) time.Duration {
+	return margin + ahead + credentialsWindow
+}
 
 // SourceEnvironmentKeys is the credential source that token entries signed
 // with keys from the environment record.
 const SourceEnvironmentKeys = "environment keys"
 
 // CredentialsServedUntil is when cached credentials that expire at expires
-// stop being used, with the refresh margin margin: `ekstoken status` shows it.
-func CredentialsServedUntil(expires time.Time, margin time.Duration) time.Time {
-	return expires.Add(-(margin + credentialsWindow))
+// stop being used, with the refresh margin and refresh-ahead window in
+// force: `ekstoken status` shows it.
+func CredentialsServedUntil(expires time.Time, margin, ahead time.Duration) time.Time {
+	return expires.Add(-CredentialsWindow(margin, ahead))
 }
 
 // lookup is tokencache.Lookup with the miss explained in the debug log.

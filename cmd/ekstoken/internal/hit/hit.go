@@ -12,6 +12,7 @@ package hit
 import (
 	"os"
 
+	"github.com/ekstoken/ekstoken/internal/background"
 	"github.com/ekstoken/ekstoken/internal/clock"
 	"github.com/ekstoken/ekstoken/internal/fastpath"
 )
@@ -27,6 +28,13 @@ func init() {
 		Stdout: os.Stdout, Stderr: os.Stderr,
 		Now:  clock.Now,
 		Home: home,
+		StartRefresh: func(lockPath string) (bool, error) {
+			exe, err := os.Executable()
+			if err != nil {
+				return false, err
+			}
+			return background.Start(background.Request{Executable: exe, Args: os.Args[1:], Env: os.Environ(), LockPath: lockPath})
+		},
 	})
 	if !served {
 		return

@@ -1,0 +1,54 @@
+//go:build unix
+
+package background
+
+import (
+	"os"
+	"syscall"
+)
+
+func start(r Request, argv []string, null, stderr *os.File) (bool, error) {
+	// The lock file is opened as the cache opens it: never through a
+	// symlink, private when created.
+	lock, err := os.OpenFile(r.LockPath, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return false, err
+	}
+	// Closing our descriptor does not release the lock while the child
+	// holds its copy: flock(2) locks belong to the open file.
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if err == syscall.EWOULDBLOCK {
+			return false, nil
+		}
+		return false, err
+	}
+	p, err := os.StartProcess(r.Executable, argv, &os.ProcAttr{
+		Env:   r.Env,
+		Files: []*os.File{null, null, stderr, lock},
+		// A session of its own: no controlling terminal to prompt on, and
+		// kubectl's Ctrl-C, sent to its process group, does not reach it.
+		Sys: &syscall.SysProcAttr{Setsid: true},
+	})
+	if err != nil {
+		return false, err
+	}
+	_ = p.Release()
+	return true, nil
+}
+
+// HandedLock is the lock file a starter handed down, or nil when there is
+// none. Descriptor 3 counts only when it is a regular file: without a
+// starter it may be the Go runtime's own (its poller), which must stay
+// untouched.
+func HandedLock() *os.File {
+	var st syscall.Stat_t
+	if syscall.Fstat(HandedLockFD, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return nil
+	}
+	return os.NewFile(HandedLockFD, "handed-down lock")
+}
+
+func openLog(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+}
