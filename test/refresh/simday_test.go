@@ -150,10 +150,11 @@ func describe(res simday.Result, idx []int) string {
 // take with refresh-ahead ahead: at least one per session (fewer would
 // have signed with ended credentials), and at most one per the shortest
 // stretch a session serves, which ends when cached credentials stop being
-// used (gettoken.CredentialsServedUntil) less the refresh-ahead window.
-func sessionsBounds(d, refreshAhead time.Duration) (lo, hi int) {
-	end := time.Unix(0, 0).Add(session)
-	shortest := gettoken.CredentialsServedUntil(end, tokencache.DefaultMargin).Add(-refreshAhead).Sub(time.Unix(0, 0))
+// used (gettoken.CredentialsServedUntil, which counts the refresh-ahead
+// window in).
+func sessionsBounds(d, ahead time.Duration) (lo, hi int) {
+	issued := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	shortest := gettoken.CredentialsServedUntil(issued.Add(session), tokencache.DefaultMargin, ahead).Sub(issued)
 	return ceilDiv(d, session), ceilDiv(d, shortest)
 }
 
