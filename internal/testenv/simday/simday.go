@@ -29,11 +29,13 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+
+	"github.com/ekstoken/ekstoken/internal/clock"
 )
 
 // ClockEnv names the fake clock's file for a binary built with the
-// ekstoken_fakeclock tag (internal/clock).
-const ClockEnv = "EKSTOKEN_FAKE_NOW_FILE"
+// ekstoken_fakeclock tag.
+const ClockEnv = clock.FileEnv
 
 // Clock is the fake clock's file: the time in it, RFC 3339 with
 // nanoseconds, is "now" for the binary and for every process it starts.
