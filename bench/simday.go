@@ -6,17 +6,18 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ekstoken/ekstoken/internal/devbin"
 	"github.com/ekstoken/ekstoken/internal/moto"
 	"github.com/ekstoken/ekstoken/internal/testenv/simday"
+	"github.com/ekstoken/ekstoken/internal/tokencache"
 )
 
 // A simulated hour of kubectl calls, every 10 s as k9s or a watch makes
 // them, against a fake-clock build of ekstoken (internal/testenv/simday):
-// the latency kubectl sees with refresh-ahead on (the default, 5m) and
-// off, for an assumed-role profile (STS is moto_server on 127.0.0.1, as it
+// the latency kubectl sees with refresh-ahead at its default and off, for an assumed-role profile (STS is moto_server on 127.0.0.1, as it
 // answers) and for a credential_process that takes a second (aws-vault,
 // granted and 1Password take one to three).
 const (
@@ -48,11 +49,12 @@ func (b *bench) simulatedHour(motoURL string) ([]simCase, error) {
 	}
 	var rows []simCase
 	for _, login := range []string{"assumed role", "credential_process"} {
-		for _, ahead := range []string{"5m", "0"} {
-			fmt.Fprintf(os.Stderr, "bench: a simulated hour, %s, --refresh-ahead %s\n", login, ahead)
+		// "" is the default: the flag not given.
+		for _, ahead := range []string{"", "0"} {
+			fmt.Fprintf(os.Stderr, "bench: a simulated hour, %s, --refresh-ahead %s\n", login, aheadLabel(ahead))
 			row, err := b.simulate(bin, motoURL, login, ahead)
 			if err != nil {
-				return nil, fmt.Errorf("simulated hour, %s, --refresh-ahead %s: %w", login, ahead, err)
+				return nil, fmt.Errorf("simulated hour, %s, --refresh-ahead %s: %w", login, aheadLabel(ahead), err)
 			}
 			rows = append(rows, row)
 		}
@@ -107,9 +109,13 @@ func (b *bench) simulate(bin, motoURL, login, ahead string) (simCase, error) {
 		}
 		tick, resolutions = p.Tick, p.Runs
 	}
+	args := []string{"token", "--cluster-name", cluster, "--region", region, "--profile", "sim"}
+	if ahead != "" {
+		args = append(args, "--refresh-ahead", ahead)
+	}
 	res, err := simday.Run(context.Background(), simday.Options{
 		Bin:  bin,
-		Args: []string{"token", "--cluster-name", cluster, "--region", region, "--profile", "sim", "--refresh-ahead", ahead},
+		Args: args,
 		Env:  env, CacheDir: filepath.Join(home, "cache"), Clock: clock,
 		Start: start, Step: simStep, Duration: simHour, Tick: tick,
 	})
@@ -162,15 +168,19 @@ func reportSimulatedHour(w io.Writer, rows []simCase) {
 		if login == "credential_process" {
 			login = fmt.Sprintf("credential_process taking %v", slowProc)
 		}
-		ahead := r.ahead
-		if ahead == "5m" {
-			ahead = "5m (default)"
-		}
 		refreshes := fmt.Sprint(r.sum.Renewals)
 		if r.sum.Renewals > 0 {
 			refreshes += " (" + ms(r.starting.Seconds()) + ")"
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %d | %s | %d |\n", login, ahead,
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %d | %s | %d |\n", login, aheadLabel(r.ahead),
 			ms(r.sum.P50.Seconds()), ms(r.sum.P99.Seconds()), ms(r.worstLater.Seconds()), r.sum.Misses, refreshes, r.resolutions)
 	}
+}
+
+// aheadLabel names a --refresh-ahead value, "" being the default.
+func aheadLabel(ahead string) string {
+	if ahead == "" {
+		return strings.TrimSuffix(tokencache.DefaultRefreshAhead.String(), "0s") + " (default)"
+	}
+	return ahead
 }

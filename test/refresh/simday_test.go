@@ -23,9 +23,6 @@ const (
 	step = 10 * time.Second
 	// workday is the simulated stretch with refresh-ahead on.
 	workday = 8 * time.Hour
-	// defaultRefreshAhead is --refresh-ahead's default: the simulated day
-	// runs with it, as a kubeconfig that does not name the flag does.
-	defaultRefreshAhead = 5 * time.Minute
 	// session is how long a role session lasts (AssumeRole's default, the
 	// aws CLI's) and how long the credential_process's credentials do.
 	session = time.Hour
@@ -161,7 +158,7 @@ func sessionsBounds(d, ahead time.Duration) (lo, hi int) {
 func ceilDiv(a, b time.Duration) int { return int((a + b - 1) / b) }
 
 // A working day of kubectl calls every 10 s with refresh-ahead at its
-// default: only the first call waits for credentials and a token; every
+// default (the flag not given, as in most kubeconfigs): only the first call waits for credentials and a token; every
 // later one is served from the cache, because background refreshes renew
 // the token, and the credentials that sign it, before they are due. The
 // credentials are resolved about once per session, not once per token.
@@ -178,7 +175,7 @@ func TestSimulatedDay(t *testing.T) {
 			if waited := slowCalls(res, 1); len(waited) > 0 {
 				t.Errorf("%d calls after the first took %v or more (waited for credentials): %s", len(waited), slow, describe(res, waited))
 			}
-			if lo, hi := sessionsBounds(workday, defaultRefreshAhead); resolutions < lo || resolutions > hi {
+			if lo, hi := sessionsBounds(workday, tokencache.DefaultRefreshAhead); resolutions < lo || resolutions > hi {
 				t.Errorf("credentials resolved %d times in %v of %v sessions, want %d to %d", resolutions, workday, session, lo, hi)
 			}
 		})

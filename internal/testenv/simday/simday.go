@@ -223,8 +223,11 @@ func call(ctx context.Context, o Options, env []string, stdout, stderr *os.File,
 			ExpirationTimestamp time.Time `json:"expirationTimestamp"`
 		} `json:"status"`
 	}
-	if err := json.Unmarshal(out, &ec); err != nil || ec.Status.Token == "" {
-		return "", fmt.Errorf("no ExecCredential on stdout (%v): %q", err, out)
+	if err := json.Unmarshal(out, &ec); err != nil {
+		return "", fmt.Errorf("no ExecCredential on stdout: %w: %q", err, out)
+	}
+	if ec.Status.Token == "" {
+		return "", fmt.Errorf("no ExecCredential on stdout: no token in %q", out)
 	}
 	c.Expires = ec.Status.ExpirationTimestamp
 	return ec.Status.Token, nil
@@ -277,7 +280,10 @@ func settle(ctx context.Context, dir string, limit time.Duration) error {
 		}
 		if err != nil || !ok {
 			_ = fl.Close()
-			return fmt.Errorf("%s still locked after %v: a background refresh did not end (%v)", filepath.Base(path), limit, err)
+			if err == nil {
+				err = ctx.Err()
+			}
+			return fmt.Errorf("%s still locked after %v, a background refresh did not end: %w", filepath.Base(path), limit, err)
 		}
 		_ = fl.Unlock()
 		_ = fl.Close()
