@@ -164,6 +164,7 @@ func ceilDiv(a, b time.Duration) int { return int((a + b - 1) / b) }
 // credentials are resolved about once per session, not once per token.
 func TestSimulatedDay(t *testing.T) {
 	testenv.SkipIfShort(t, "simulates 8 hours of calls against the built binary")
+	t.Parallel() // most of its time is spent waiting for the slow fakes
 	for _, l := range logins {
 		t.Run(l.name, func(t *testing.T) {
 			t.Parallel()
@@ -200,6 +201,7 @@ func slowCalls(res simday.Result, from int) []int {
 // harness that saw no misses at all would pass TestSimulatedDay.
 func TestWithoutRefreshAheadCallsWait(t *testing.T) {
 	testenv.SkipIfShort(t, "simulates an hour of calls against the built binary")
+	t.Parallel()
 	// One session and a step: the credentials are renewed once, in the
 	// foreground.
 	stretch := session + step
