@@ -158,10 +158,11 @@ func sessionsBounds(d, ahead time.Duration) (lo, hi int) {
 func ceilDiv(a, b time.Duration) int { return int((a + b - 1) / b) }
 
 // A working day of kubectl calls every 10 s with refresh-ahead at its
-// default (the flag not given, as in most kubeconfigs): only the first call waits for credentials and a token; every
-// later one is served from the cache, because background refreshes renew
-// the token, and the credentials that sign it, before they are due. The
-// credentials are resolved about once per session, not once per token.
+// default (the flag not given, as in most kubeconfigs): only the first
+// call waits for credentials and a token; every later one is served from
+// the cache, because background refreshes renew the token, and the
+// credentials that sign it, before they are due. The credentials are
+// resolved about once per session, not once per token.
 func TestSimulatedDay(t *testing.T) {
 	testenv.SkipIfShort(t, "simulates 8 hours of calls against the built binary")
 	t.Parallel() // most of its time is spent waiting for the slow fakes
