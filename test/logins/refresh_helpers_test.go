@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ekstoken/ekstoken/internal/clock"
 	"github.com/ekstoken/ekstoken/internal/fakeeks"
 	"github.com/ekstoken/ekstoken/internal/testenv"
 	harness "github.com/ekstoken/ekstoken/internal/testenv/sandbox"
+	"github.com/ekstoken/ekstoken/internal/testenv/simday"
 )
 
 // fakeBin is the binary with the fake-clock seam.
@@ -43,20 +43,16 @@ func newFakeClock(t *testing.T, sb *sandbox, start time.Time) *fakeClock {
 }
 
 // env is the variable that points a process at the clock.
-func (c *fakeClock) env() string { return clock.FileEnv + "=" + c.path }
+func (c *fakeClock) env() string { return simday.ClockEnv + "=" + c.path }
 
-// set moves the clock to now. The file is replaced by a rename: a process
-// that read it half-written would silently fall back to the real time.
+// set moves the clock to now, replacing the file whole: a process that
+// read it half-written would silently fall back to the real time.
 func (c *fakeClock) set(t *testing.T, now time.Time) {
 	t.Helper()
+	if err := (simday.Clock{Path: c.path}).Set(now); err != nil {
+		t.Fatal(err)
+	}
 	c.now = now.UTC()
-	tmp := c.path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(c.now.Format(time.RFC3339Nano)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, c.path); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // checkSignedAt requires tok to be signed at the fake time: the binary
