@@ -679,3 +679,88 @@ func TestFullPathHitStartsRefresh(t *testing.T) {
 		})
 	}
 }
+
+// syncBuffer is a bytes.Buffer that goroutines share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Many runs with a terminal and --sso-login that find the same SSO session
+// expired at once run `aws sso login` once: the others wait for it, say
+// so, and then use the session it logged in to.
+func TestOneSSOLoginPerSession(t *testing.T) {
+	for _, n := range []int{2, 5} {
+		h := newHarness(t)
+		tokenFile := filepath.Join(h.home, ".aws", "sso", "cache", "session.json")
+		if err := os.MkdirAll(filepath.Dir(tokenFile), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(tokenFile, []byte(`{"expired":true}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		resolve := func(ctx context.Context, o awsauth.Options) (awsauth.Result, error) {
+			if b, _ := os.ReadFile(tokenFile); string(b) != `{"accessToken":"fresh"}` {
+				return awsauth.Result{}, &awsauth.SSOLoginError{Profile: "sso", Err: errors.New("expired"), TokenFile: tokenFile}
+			}
+			return h.resolve(ctx, o)
+		}
+		stderrs := make([]*syncBuffer, n)
+		for i := range stderrs {
+			stderrs[i] = &syncBuffer{}
+		}
+		var logins atomic.Int32
+		login := func(context.Context, string) error {
+			logins.Add(1)
+			// The person takes a while in the browser: every other run is
+			// waiting for this login before it ends.
+			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				waiting := 0
+				for _, s := range stderrs {
+					if strings.Contains(s.String(), "another ekstoken is waiting for aws sso login --profile sso") {
+						waiting++
+					}
+				}
+				if waiting == n-1 {
+					break
+				}
+			}
+			return os.WriteFile(tokenFile, []byte(`{"accessToken":"fresh"}`), 0o600)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() {
+				var out bytes.Buffer
+				errs[i] = Run(context.Background(), Env{
+					Now: h.clock.Now, Getenv: func(string) string { return "" }, Home: h.home,
+					Stdin: strings.NewReader(""), Stdout: &out, Stderr: stderrs[i],
+					IsTerminal: func() bool { return true }, SSOLogin: login,
+					Log: slog.New(slog.DiscardHandler), Store: h.store, Resolve: resolve, LockTimeout: 30 * time.Second,
+				}, Input{Request: tokencache.Request{ClusterName: "cluster-" + string(rune('a'+i)), Region: "eu-west-1", Profile: "sso"},
+					Margin: time.Minute, SSOLogin: true})
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("%d runs: run %d: %v", n, i, err)
+			}
+		}
+		if got := logins.Load(); got != 1 {
+			t.Errorf("%d runs at once ran aws sso login %d times, want once", n, got)
+		}
+	}
+}
