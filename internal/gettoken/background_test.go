@@ -529,7 +529,6 @@ func TestBackgroundRenewsCredentialsNearTheirEnd(t *testing.T) {
 		b.in.Profile = "dev"
 		var runs atomic.Int32
 		var issued time.Time
-		b.harness.creds.Source = "ProcessProvider"
 		env := func() Env {
 			e := b.env()
 			e.Resolve = func(ctx context.Context, o awsauth.Options) (awsauth.Result, error) {
@@ -588,13 +587,13 @@ func TestBackgroundCannotExtend(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newBG(t)
-			b.harness.creds.CanExpire, b.harness.creds.Expires = true, t0.Add(20*time.Minute)
+			b.creds.CanExpire, b.creds.Expires = true, t0.Add(20*time.Minute)
 			if err := b.run(); err != nil {
 				t.Fatal(err)
 			}
 			at := t0.Add(10 * time.Minute)
 			b.clock.Set(at)
-			b.harness.creds.Expires = t0.Add(tc.newEnd)
+			b.creds.Expires = t0.Add(tc.newEnd)
 			if err := b.background(); err != nil {
 				t.Fatal(err)
 			}
