@@ -7,11 +7,6 @@ import (
 	"time"
 )
 
-// FileEnv names the file that holds the fake time, RFC 3339 with
-// nanoseconds. Without it, or with a file that does not parse, Now is the
-// real time.
-const FileEnv = "EKSTOKEN_FAKE_NOW_FILE"
-
 // Now reads the fake time from the file named by FileEnv.
 func Now() time.Time {
 	path := os.Getenv(FileEnv)

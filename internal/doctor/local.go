@@ -501,6 +501,17 @@ func (s *state) checkToken(ctx context.Context) bool {
 		detail += fmt.Sprintf("; no cached token to serve (%s): kubectl's next call signs one", why)
 	}
 	s.add("token", OK, detail, "")
+	if bo, ok := tokencache.ReadBackoff(cache.Store{Dir: dir}, id.Key()); ok && bo.InForce(id.Key(), now) {
+		// doctor just resolved credentials, so the failure behind the
+		// backoff is likely over; runs without a terminal still heed it.
+		what := "no background refresh starts"
+		if bo.NeedsPerson {
+			what += ", and kubectl runs without a terminal fail at once with its message"
+		}
+		s.add("backoff", Warn, fmt.Sprintf("a failure at %s (%d in a row) holds until %s: %s; %s", bo.Since.UTC().Format("15:04:05Z"),
+			bo.Failures, bo.Until.UTC().Format("15:04:05Z"), bo.Message, what),
+			"ekstoken clear --cluster "+cluster+" ends it now that credentials resolve (the next successful kubectl call does too)")
+	}
 	return true
 }
 

@@ -530,4 +530,37 @@ func TestHealthy(t *testing.T) {
 		t.Errorf("token check with a cached token: %q", c.Detail)
 	}
 	checkNoSecrets(t, r)
+	if _, ok := find(r, "backoff", doctor.Warn); ok {
+		t.Error("a backoff warning without a backoff record")
+	}
+
+	// A backoff in force for this identity is named, with its message and
+	// how to end it; one for another identity, or one that is over, is not.
+	now := time.Now()
+	for _, tc := range []struct {
+		name  string
+		key   string
+		until time.Time
+		want  bool
+	}{
+		{"in force", id.Key(), now.Add(time.Minute), true},
+		{"over", id.Key(), now.Add(-time.Second), false},
+		{"another identity", id.Key() + "x", now.Add(time.Minute), false},
+	} {
+		bo := tokencache.Backoff{Format: tokencache.BackoffFormat, Key: tc.key, Failures: 3, Since: now.Add(-time.Minute), Until: tc.until,
+			Message: "the SSO session of profile \"prod-admin\" is missing or expired", NeedsPerson: true}
+		if err := store.Write(tokencache.BackoffName(id.Key()), bo); err != nil {
+			t.Fatal(err)
+		}
+		r = f.run(t, doctor.Options{})
+		c, ok := find(r, "backoff", doctor.Warn)
+		if ok != tc.want {
+			t.Errorf("%s: backoff warning %v, want %v: %+v", tc.name, ok, tc.want, r.Checks)
+			continue
+		}
+		if ok && (!strings.Contains(c.Detail, "is missing or expired") || !strings.Contains(c.Detail, "3 in a row") ||
+			!strings.Contains(c.Fix, "ekstoken clear --cluster prod")) {
+			t.Errorf("%s: backoff check %+v", tc.name, c)
+		}
+	}
 }

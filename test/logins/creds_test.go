@@ -130,7 +130,9 @@ func TestSSOLogout(t *testing.T) {
 	for _, kind := range ssoKinds {
 		t.Run(kind.name, func(t *testing.T) {
 			s := newSSO(t, kind.legacy)
-			loginEnds := time.Now().Add(10 * time.Minute).Truncate(time.Second)
+			// Ends before a token would (15m), after the window in which
+			// cached credentials are renewed (11m): both are capped by it.
+			loginEnds := time.Now().Add(14 * time.Minute).Truncate(time.Second)
 			s.writeToken(t, "fresh-access-token", loginEnds)
 			c := mustToken(t, s.env, tokenArgs("alpha")...)
 			if want := loginEnds.Add(-time.Minute); !c.Status.ExpirationTimestamp.Equal(want) {

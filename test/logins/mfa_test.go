@@ -32,9 +32,10 @@ func mfaSandbox(t *testing.T, sts *stsServer) (*sandbox, []string) {
 // says how to give it one, and asks STS nothing.
 func TestMFANonInteractive(t *testing.T) {
 	sts := startSTS(t)
-	_, env := mfaSandbox(t, sts)
 	for _, info := range []string{batchInfo, ""} {
-		env := env
+		// A sandbox each: the first failure's backoff would answer the
+		// second run with the first one's message.
+		_, env := mfaSandbox(t, sts)
 		if info != "" {
 			env = append(env, "KUBERNETES_EXEC_INFO="+info)
 		}

@@ -26,6 +26,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gofrs/flock"
 )
 
 // Sandbox is a private HOME and the whole environment of the processes a
@@ -94,7 +96,30 @@ func New(t testing.TB, o Options) *Sandbox {
 			sb.base = append(sb.base, k+"="+v)
 		}
 	}
+	// Registered after the home's TempDir, so it runs before its removal.
+	t.Cleanup(func() { sb.WaitBackground(t) })
 	return sb
+}
+
+// WaitBackground waits until no background refresh runs in the sandbox's
+// cache: a hit in its token's refresh-ahead window starts one, detached,
+// which holds its identity's lock until it ends. The test's directories
+// must outlive it, and the test must not end with a process of its own
+// still running.
+func (sb *Sandbox) WaitBackground(t testing.TB) {
+	t.Helper()
+	locks, _ := filepath.Glob(filepath.Join(sb.CacheDir, "*.lock"))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, path := range locks {
+		fl := flock.New(path, flock.SetFlag(os.O_RDWR))
+		ok, err := fl.TryLockContext(ctx, 10*time.Millisecond)
+		if err != nil || !ok {
+			t.Errorf("a background refresh still holds %s: %v", path, err)
+			continue
+		}
+		_ = fl.Unlock()
+	}
 }
 
 func cmpOr[T comparable](a, b T) T {
