@@ -369,7 +369,12 @@ func TestHandedLockOnlyARegularFile(t *testing.T) {
 			if err := os.WriteFile(rel, nil, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			files := []*os.File{os.Stdin, os.Stdout, os.Stderr}
+			null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer null.Close()
+			files := []*os.File{null, null, null}
 			if tc.fd3 != nil {
 				files = append(files, tc.fd3)
 			}
