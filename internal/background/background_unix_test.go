@@ -338,18 +338,17 @@ func TestHandedLockOnlyARegularFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lf.Close()
+	t.Cleanup(func() { lf.Close() })
 	d, err := os.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close()
+	t.Cleanup(func() { d.Close() })
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pr.Close()
-	defer pw.Close()
+	t.Cleanup(func() { pr.Close(); pw.Close() })
 	for name, tc := range map[string]struct {
 		fd3    *os.File
 		marked bool
@@ -364,6 +363,8 @@ func TestHandedLockOnlyARegularFile(t *testing.T) {
 		"no fd 3 without Start's say": {nil, false, "none"},
 	} {
 		t.Run(name, func(t *testing.T) {
+			// Each child costs a process start: they run side by side.
+			t.Parallel()
 			report := filepath.Join(t.TempDir(), "report")
 			rel := report + ".release"
 			if err := os.WriteFile(rel, nil, 0o600); err != nil {
