@@ -23,8 +23,15 @@ func start(r Request, argv []string, null, stderr *os.File) (bool, error) {
 		}
 		return false, err
 	}
+	env := make([]string, 0, len(r.Env)+1)
+	for _, kv := range r.Env {
+		// Of two values the child reads the first: only Start's may be there.
+		if len(kv) <= len(handedLockEnv) || kv[:len(handedLockEnv)+1] != handedLockEnv+"=" {
+			env = append(env, kv)
+		}
+	}
 	p, err := os.StartProcess(r.Executable, argv, &os.ProcAttr{
-		Env:   append(r.Env[:len(r.Env):len(r.Env)], handedLockEnv+"="+handedLockValue),
+		Env:   append(env, handedLockEnv+"="+handedLockValue),
 		Files: []*os.File{null, null, stderr, lock},
 		// A session of its own: no controlling terminal to prompt on, and
 		// kubectl's Ctrl-C, sent to its process group, does not reach it.

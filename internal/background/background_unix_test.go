@@ -134,8 +134,10 @@ func (r *run) request(logPath string) Request {
 	}
 	return Request{
 		Executable: exe, Args: []string{"token", "--cluster-name", "prod"},
-		Env: append(os.Environ(), childEnv+"=1", reportEnv+"="+r.report, releaseEnv+"="+r.rel,
-			"EKSTOKEN_BACKGROUND_TEST_MARK=passed", "EKSTOKEN_BACKGROUND_TEST_LOCK="+r.lock),
+		// A value of Start's own variable in the environment handed in
+		// (set by hand, or inherited) must not hide Start's.
+		Env: append([]string{handedLockEnv + "=junk"}, append(os.Environ(), childEnv+"=1", reportEnv+"="+r.report, releaseEnv+"="+r.rel,
+			"EKSTOKEN_BACKGROUND_TEST_MARK=passed", "EKSTOKEN_BACKGROUND_TEST_LOCK="+r.lock, handedLockEnv+"=4")...),
 		LockPath: r.lock, LogPath: logPath,
 	}
 }
