@@ -37,10 +37,15 @@ func TestAdoptHoldsUntilUnlock(t *testing.T) {
 			}
 			h := &Holds{}
 			s := Store{Dir: dir, Holds: h}
+			// A holder that died while it waited for a person left its mark.
+			writeRaw(t, filepath.Join(dir, name+".lock"), []byte("\x00"+personMark+"the MFA code\n"))
 			f := lockedFile(t, filepath.Join(dir, name+".lock"))
 			l, err := s.Adopt(name, f)
 			if err != nil {
 				t.Fatalf("Adopt of the entry's own locked lock file: %v", err)
+			}
+			if what, ok := readMark(filepath.Join(dir, name+".lock")); ok {
+				t.Errorf("an adopted lock keeps a crashed holder's mark %q: waiters would wait for a person", what)
 			}
 			if _, err := (Store{Dir: dir}).Lock(context.Background(), name, Wait{}); !errors.Is(err, ErrLockBusy) {
 				t.Fatalf("Lock while adopted: %v, want ErrLockBusy", err)
