@@ -123,6 +123,37 @@ func TestListIgnoresForeignBackoffs(t *testing.T) {
 	}
 }
 
+// A backoff record of ekstoken's that does not parse is listed as
+// unreadable, saying so, and a bare clear removes it.
+func TestListShowsBrokenBackoffs(t *testing.T) {
+	s := fill(t)
+	if err := s.Write(boA, map[string]any{"format": tokencache.BackoffFormat, "failures": "three"}); err != nil {
+		t.Fatal(err)
+	}
+	items, err := List(s, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, it := range items {
+		if it.File == s.Path(boA) {
+			found = true
+			if it.Kind != KindUnreadable || !strings.HasPrefix(it.Error, "backoff record: ") {
+				t.Errorf("a broken backoff record is listed as %+v", it)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("a broken backoff record is not listed")
+	}
+	if _, err := Clear(s, Filter{}, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ReadBytes(boA); err == nil {
+		t.Error("clear left the broken backoff record")
+	}
+}
+
 func TestClearTakesBackoffsWithTheirTokens(t *testing.T) {
 	for _, tt := range []struct {
 		name        string
