@@ -70,6 +70,7 @@ func (s Store) Adopt(name string, f *os.File) (*Lock, error) {
 		return nil, fmt.Errorf("adopt lock: the file handed down is not %s", path)
 	}
 	l := &Lock{path: path, adopted: f, holds: s.Holds}
+	l.mark("") // as in Lock: a crashed holder's mark is not ours to keep
 	if s.Holds != nil {
 		s.Holds.add(l)
 	}

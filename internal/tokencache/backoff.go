@@ -137,14 +137,18 @@ func ReadBackoff(r Reader, key string) (Backoff, bool) {
 }
 
 // ParseBackoff decodes a backoff record as json.Unmarshal into Backoff
-// does, for the records ekstoken writes, without reflection: a hit in its
-// refresh window reads it.
+// does, without reflection: a hit in its refresh window reads it. Like
+// json.Unmarshal it refuses a field of the wrong type and leaves a missing
+// or null one zero (a zero Until is a backoff that is over).
 func ParseBackoff(b []byte) (Backoff, error) {
 	v, err := jsonlite.Parse(b)
 	if err != nil {
 		return Backoff{}, err
 	}
 	var bo Backoff
+	if v.Kind == jsonlite.Null {
+		return bo, nil
+	}
 	if v.Kind != jsonlite.Object {
 		return Backoff{}, errors.New("backoff record is not a JSON object")
 	}
@@ -156,8 +160,13 @@ func ParseBackoff(b []byte) (Backoff, error) {
 		{"watchFile", &bo.WatchFile}, {"watchStamp", &bo.WatchStamp},
 		{"cluster", &bo.Cluster}, {"region", &bo.Region}, {"profile", &bo.Profile},
 	} {
-		if m, ok := v.Get(f.key); ok && m.Kind == jsonlite.String {
+		m, ok := v.Get(f.key)
+		switch {
+		case !ok || m.Kind == jsonlite.Null:
+		case m.Kind == jsonlite.String:
 			*f.to = m.Str
+		default:
+			return Backoff{}, errors.New("backoff record field " + f.key + " is not a string")
 		}
 	}
 	for _, f := range []struct {
@@ -165,8 +174,11 @@ func ParseBackoff(b []byte) (Backoff, error) {
 		to  *time.Time
 	}{{"since", &bo.Since}, {"until", &bo.Until}} {
 		m, ok := v.Get(f.key)
-		if !ok || m.Kind != jsonlite.String {
-			return Backoff{}, errors.New("backoff record field " + f.key + " is missing")
+		switch {
+		case !ok || m.Kind == jsonlite.Null:
+			continue
+		case m.Kind != jsonlite.String:
+			return Backoff{}, errors.New("backoff record field " + f.key + " is not a string")
 		}
 		t, err := time.Parse(time.RFC3339Nano, m.Str)
 		if err != nil {
@@ -174,14 +186,20 @@ func ParseBackoff(b []byte) (Backoff, error) {
 		}
 		*f.to = t
 	}
-	if m, ok := v.Get("failures"); ok && m.Kind == jsonlite.Number {
+	if m, ok := v.Get("failures"); ok && m.Kind != jsonlite.Null {
+		if m.Kind != jsonlite.Number {
+			return Backoff{}, errors.New("backoff record field failures is not a number")
+		}
 		n, err := strconv.Atoi(m.Str)
 		if err != nil {
 			return Backoff{}, errors.New("backoff record field failures: " + err.Error())
 		}
 		bo.Failures = n
 	}
-	if m, ok := v.Get("needsPerson"); ok && m.Kind == jsonlite.Bool {
+	if m, ok := v.Get("needsPerson"); ok && m.Kind != jsonlite.Null {
+		if m.Kind != jsonlite.Bool {
+			return Backoff{}, errors.New("backoff record field needsPerson is not a boolean")
+		}
 		bo.NeedsPerson = m.Bool
 	}
 	return bo, nil
