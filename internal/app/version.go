@@ -42,22 +42,28 @@ func resolveVersion(version, commit, date string, bi *debug.BuildInfo) versionIn
 		if bi.GoVersion != "" {
 			v.GoVersion = bi.GoVersion
 		}
+		var rev, when string
+		var modified bool
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "vcs.revision":
-				if v.Commit == "" {
-					v.Commit = s.Value
-				}
+				rev = s.Value
 			case "vcs.time":
-				if v.Date == "" {
-					v.Date = s.Value
-				}
+				when = s.Value
 			case "vcs.modified":
-				// Only the toolchain knows; a stamped commit says nothing
-				// about the tree it was built from.
-				v.Modified = s.Value == "true"
+				modified = s.Value == "true"
 			}
 		}
+		if v.Commit == "" {
+			v.Commit = rev
+		}
+		if v.Date == "" && v.Commit == rev {
+			v.Date = when
+		}
+		// Only the toolchain knows whether the tree was modified, and only
+		// about the commit it saw: in a git worktree nested in another
+		// repository Go reads that other repository (golang/go#58218).
+		v.Modified = modified && rev != "" && v.Commit == rev
 	}
 	if v.Version == "" {
 		v.Version = "dev"

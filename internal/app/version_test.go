@@ -53,6 +53,18 @@ func TestResolveVersion(t *testing.T) {
 		want: versionInfo{Version: "v1.4.0", Commit: sha, Date: "2026-11-28T10:00:00Z", GoVersion: "go1.99.1", Platform: plat},
 		line: "v1.4.0 (commit 4884f6efded4, 2026-11-28T10:00:00Z, go1.99.1 " + plat + ")",
 	}, {
+		name:    "a stamped commit is not modified by another commit's tree, nor dated by it",
+		version: "v1.4.0", commit: sha,
+		bi:   vcs("ffffffffffffffffffffffffffffffffffffffff", "2020-01-01T00:00:00Z", "true"),
+		want: versionInfo{Version: "v1.4.0", Commit: sha, GoVersion: "go1.99.1", Platform: plat},
+		line: "v1.4.0 (commit 4884f6efded4, go1.99.1 " + plat + ")",
+	}, {
+		name:    "the stamped commit is the one Go saw modified",
+		version: "v1.4.0", commit: sha, date: "2026-11-29T14:00:00Z",
+		bi:   vcs(sha, "2026-11-29T14:00:00Z", "true"),
+		want: versionInfo{Version: "v1.4.0", Commit: sha, Date: "2026-11-29T14:00:00Z", Modified: true, GoVersion: "go1.99.1", Platform: plat},
+		line: "v1.4.0 (commit 4884f6efded4+dirty, 2026-11-29T14:00:00Z, go1.99.1 " + plat + ")",
+	}, {
 		name: "no build info at all",
 		want: versionInfo{Version: "dev", GoVersion: runtime.Version(), Platform: plat},
 		line: "dev (" + runtime.Version() + " " + plat + ")",
