@@ -12,6 +12,7 @@ import (
 	"github.com/ekstoken/ekstoken/internal/app"
 	"github.com/ekstoken/ekstoken/internal/background"
 	"github.com/ekstoken/ekstoken/internal/clock"
+
 	// A cache hit is answered in this package's init, before the AWS SDK
 	// initializes; see its package comment.
 	_ "github.com/ekstoken/ekstoken/cmd/ekstoken/internal/hit"
