@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ekstoken/ekstoken/internal/jsonlite"
+	"github.com/ekstoken/ekstoken/internal/token"
 )
 
 // DefaultRefreshAhead is --refresh-ahead's default: a hit in the last 5
@@ -85,6 +86,11 @@ const (
 	backoffMax  = 10 * time.Minute
 )
 
+// maxBackoffSpan is the longest a backoff record holds from its Since:
+// the longest wait, or a token's whole life for a record that holds until
+// the token's end (credentials that cannot be renewed without a person).
+const maxBackoffSpan = max(backoffMax, token.Lifetime)
+
 // BackoffWait is how long the failures-th failure in a row holds off.
 func BackoffWait(failures int) time.Duration {
 	d := backoffBase
@@ -115,6 +121,12 @@ func (b Backoff) InForce(key string, now time.Time) bool {
 		return false
 	case !now.Before(b.Until) || b.Since.After(now.Add(maxFutureSkew)):
 		// Over, or written by a clock since set back.
+		return false
+	case !now.Before(b.Since.Add(maxBackoffSpan)):
+		// No record ekstoken writes holds longer: one that says so (a
+		// clock set forward while it was written, a file edited by hand)
+		// would otherwise hold off refreshes, and fail runs without a
+		// terminal, until cleared.
 		return false
 	case b.WatchFile != "" && WatchStamp(b.WatchFile) != b.WatchStamp:
 		return false // the person fixed it: `aws sso login` ran
