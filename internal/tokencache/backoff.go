@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ekstoken/ekstoken/internal/jsonlite"
 	"github.com/ekstoken/ekstoken/internal/token"
@@ -186,6 +187,12 @@ func ParseBackoff(b []byte) (Backoff, error) {
 		}
 		*f.to = t
 	}
+	// What a record says is printed: in kubectl's error, by doctor and
+	// status. A record is a file anyone with the user's rights may have
+	// written: escape sequences in it are shown, never acted on.
+	for _, f := range []*string{&bo.Message, &bo.Cluster, &bo.Region, &bo.Profile} {
+		*f = inert(*f)
+	}
 	if m, ok := v.Get("failures"); ok && m.Kind == jsonlite.Number {
 		n, err := strconv.Atoi(m.Str)
 		if err != nil {
@@ -203,3 +210,25 @@ func ParseBackoff(b []byte) (Backoff, error) {
 // holds for the SSO session whose token cache file is tokenFile (or, when
 // unknown, for the profile).
 func SSOLoginName(tokenFile string) string { return "sso-" + nameHash(tokenFile) }
+
+// inert is s, or s quoted as Go quotes strings (without the quotes) when
+// it holds anything a terminal would act on rather than show: control
+// characters, escape sequences, bytes that are not UTF-8. It uses
+// strconv's own table of printable runes: package unicode is too heavy
+// for the hit path, which reads backoff records.
+func inert(s string) string {
+	if utf8.ValidString(s) {
+		printable := true
+		for _, r := range s {
+			if !strconv.IsPrint(r) {
+				printable = false
+				break
+			}
+		}
+		if printable {
+			return s
+		}
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
+}
