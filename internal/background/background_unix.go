@@ -4,6 +4,7 @@ package background
 
 import (
 	"os"
+	"strconv"
 	"syscall"
 )
 
@@ -23,6 +24,7 @@ func start(r Request, argv []string, null, stderr *os.File) (bool, error) {
 		}
 		return false, err
 	}
+	closeInheritedOnExec()
 	p, err := os.StartProcess(r.Executable, argv, &os.ProcAttr{
 		Env:   r.Env,
 		Files: []*os.File{null, null, stderr, lock},
@@ -51,4 +53,22 @@ func HandedLock() *os.File {
 
 func openLog(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+}
+
+// closeInheritedOnExec marks every descriptor from 3 up close-on-exec. Go
+// opens its own that way, but a caller may have handed us others open
+// (a pipe it reads to its end, a make jobserver, a shell's `exec 4>`),
+// through kubectl, and exec would pass them on to a refresh that outlives
+// us by minutes: a caller waiting for the pipe's end would wait for it.
+// The starter exits right after, so nothing here needs them.
+func closeInheritedOnExec() {
+	fds, err := os.ReadDir("/dev/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range fds {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
+	}
 }
