@@ -51,8 +51,21 @@ func HandedLock() *os.File {
 	return os.NewFile(HandedLockFD, "handed-down lock")
 }
 
+// openLog opens the log only when it is a file of its own: not through a
+// symlink; not a FIFO, whose open would wait for a reader for good (the
+// hit that starts the refresh, with kubectl waiting for it); not a hard
+// link to a file ekstoken did not write.
 func openLog(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG || st.Nlink != 1 {
+		f.Close()
+		return nil, &os.PathError{Op: "open", Path: path, Err: syscall.EINVAL}
+	}
+	return f, nil
 }
 
 // closeInheritedOnExec marks every descriptor from 3 up close-on-exec. Go
