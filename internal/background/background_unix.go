@@ -25,8 +25,15 @@ func start(r Request, argv []string, null, stderr *os.File) (bool, error) {
 		return false, err
 	}
 	closeInheritedOnExec()
+	env := make([]string, 0, len(r.Env)+1)
+	for _, kv := range r.Env {
+		// Of two values the child reads the first: only Start's may be there.
+		if len(kv) <= len(handedLockEnv) || kv[:len(handedLockEnv)+1] != handedLockEnv+"=" {
+			env = append(env, kv)
+		}
+	}
 	p, err := os.StartProcess(r.Executable, argv, &os.ProcAttr{
-		Env:   r.Env,
+		Env:   append(env, handedLockEnv+"="+handedLockValue),
 		Files: []*os.File{null, null, stderr, lock},
 		// A session of its own: no controlling terminal to prompt on, and
 		// kubectl's Ctrl-C, sent to its process group, does not reach it.
@@ -39,15 +46,31 @@ func start(r Request, argv []string, null, stderr *os.File) (bool, error) {
 	return true, nil
 }
 
+// handedLockEnv tells the child that its descriptor 3 is the lock Start
+// handed down. Without it descriptor 3 may be the Go runtime's own, which
+// must stay untouched: its poller, or a regular file (the cgroup CPU quota
+// file that the runtime keeps open on Linux to size GOMAXPROCS).
+const (
+	handedLockEnv   = "EKSTOKEN_BACKGROUND_LOCK_FD"
+	handedLockValue = "3"
+)
+
 // HandedLock is the lock file a starter handed down, or nil when there is
-// none. Descriptor 3 counts only when it is a regular file: without a
-// starter it may be the Go runtime's own (its poller), which must stay
-// untouched.
+// none: Start said so in the environment, and descriptor 3 is a regular
+// file. It is made close-on-exec, so that what the refresh runs (a
+// credential_process) does not inherit the lock: a process that one
+// leaves behind would otherwise hold it for as long as it lives.
 func HandedLock() *os.File {
+	if os.Getenv(handedLockEnv) != handedLockValue {
+		return nil
+	}
+	// Not passed on: the processes the refresh starts have no lock.
+	_ = os.Unsetenv(handedLockEnv)
 	var st syscall.Stat_t
 	if syscall.Fstat(HandedLockFD, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		return nil
 	}
+	syscall.CloseOnExec(HandedLockFD)
 	return os.NewFile(HandedLockFD, "handed-down lock")
 }
 

@@ -78,6 +78,7 @@ func (s Store) Adopt(name string, f *os.File) (*Lock, error) {
 		return nil, fmt.Errorf("adopt lock %s: %w", path, err)
 	}
 	l := &Lock{path: path, adopted: f, holds: s.Holds}
+	l.mark("") // as in Lock: a crashed holder's mark is not ours to keep
 	if s.Holds != nil {
 		s.Holds.add(l)
 	}

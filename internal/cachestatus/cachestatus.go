@@ -110,12 +110,17 @@ func List(s cache.Store, now time.Time) ([]Item, error) {
 			continue // not ekstoken's: not ours to show or remove
 		}
 		if format == tokencache.BackoffFormat {
-			if b, err := s.ReadBytes(name); err == nil {
-				if bo, err := tokencache.ParseBackoff(b); err == nil {
-					backoffs[name] = bo
-					continue
-				}
+			b, err := s.ReadBytes(name)
+			var bo tokencache.Backoff
+			if err == nil {
+				bo, err = tokencache.ParseBackoff(b)
 			}
+			if err == nil {
+				backoffs[name] = bo
+				continue
+			}
+			items = append(items, Item{Kind: KindUnreadable, File: s.Path(name), Error: "backoff record: " + err.Error(), name: name})
+			continue
 		}
 		items = append(items, describe(s, name, format, now))
 	}

@@ -191,7 +191,9 @@ func Background(ctx context.Context, env Env, in Input) error {
 		return nil
 	}
 	in.Background = true
-	err := env.refreshWithin(ctx, in, id, store)
+	// The refresh inherits kubectl's KUBERNETES_EXEC_INFO: its messages,
+	// which a backoff record hands to later runs, speak of kubectl then.
+	err := env.refreshWithin(ctx, in, id, store, execcred.ReadInfo(env.Getenv).Present)
 	env.noteOutcome(*store, id, in, err, false)
 	if err != nil {
 		env.Log.Debug("background refresh failed", "err", err)
@@ -221,14 +223,14 @@ func (e *stuckError) Error() string {
 // output, possibly forever. So the refresh runs aside and the run returns
 // at the limit; the process then exits, which releases the locks and ends
 // the refresh with it (a cache write is a rename: atomic).
-func (env Env) refreshWithin(ctx context.Context, in Input, id tokencache.Identity, store *cache.Store) error {
+func (env Env) refreshWithin(ctx context.Context, in Input, id tokencache.Identity, store *cache.Store, fromKubectl bool) error {
 	limit := cmp.Or(env.backgroundLimit, backgroundLimit)
 	stuck := &stuckError{limit: limit}
 	ctx, cancel := context.WithTimeoutCause(ctx, limit, stuck)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		_, err := env.refresh(ctx, in, id, store, false, false)
+		_, err := env.refresh(ctx, in, id, store, false, fromKubectl)
 		done <- err
 	}()
 	select {
@@ -295,6 +297,19 @@ func (env Env) refresh(ctx context.Context, in Input, id tokencache.Identity, st
 		}
 	}
 	res, err := env.Resolve(ctx, opts)
+	if err != nil && !interactive && opts.Cache != nil && awsauth.NeedsPerson(err) {
+		// Renewing the cached credentials early needs a person, and none
+		// is here. While they still give a token the life they always
+		// gave (the window without refresh-ahead), sign with them: an
+		// early renewal must never cost a run that would have worked.
+		narrow := *opts.Cache
+		narrow.Window = CredentialsWindow(in.Margin, 0)
+		if narrow.Serves() {
+			env.Log.Debug("renewing the credentials needs a person; signing with the cached ones", "err", err)
+			opts.Cache = &narrow
+			res, err = env.Resolve(ctx, opts)
+		}
+	}
 	var sso *awsauth.SSOLoginError
 	if errors.As(err, &sso) && in.SSOLogin && interactive && env.SSOLogin != nil {
 		res, err = env.ssoLogin(ctx, store, sso, func() (awsauth.Result, error) { return env.Resolve(ctx, opts) })

@@ -150,14 +150,18 @@ func ReadBackoff(r Reader, key string) (Backoff, bool) {
 }
 
 // ParseBackoff decodes a backoff record as json.Unmarshal into Backoff
-// does, for the records ekstoken writes, without reflection: a hit in its
-// refresh window reads it.
+// does, without reflection: a hit in its refresh window reads it. Like
+// json.Unmarshal it refuses a field of the wrong type and leaves a missing
+// or null one zero (a zero Until is a backoff that is over).
 func ParseBackoff(b []byte) (Backoff, error) {
 	v, err := jsonlite.Parse(b)
 	if err != nil {
 		return Backoff{}, err
 	}
 	var bo Backoff
+	if v.Kind == jsonlite.Null {
+		return bo, nil
+	}
 	if v.Kind != jsonlite.Object {
 		return Backoff{}, errors.New("backoff record is not a JSON object")
 	}
@@ -169,8 +173,13 @@ func ParseBackoff(b []byte) (Backoff, error) {
 		{"watchFile", &bo.WatchFile}, {"watchStamp", &bo.WatchStamp},
 		{"cluster", &bo.Cluster}, {"region", &bo.Region}, {"profile", &bo.Profile},
 	} {
-		if m, ok := v.Get(f.key); ok && m.Kind == jsonlite.String {
+		m, ok := v.Get(f.key)
+		switch {
+		case !ok || m.Kind == jsonlite.Null:
+		case m.Kind == jsonlite.String:
 			*f.to = m.Str
+		default:
+			return Backoff{}, errors.New("backoff record field " + f.key + " is not a string")
 		}
 	}
 	for _, f := range []struct {
@@ -178,8 +187,11 @@ func ParseBackoff(b []byte) (Backoff, error) {
 		to  *time.Time
 	}{{"since", &bo.Since}, {"until", &bo.Until}} {
 		m, ok := v.Get(f.key)
-		if !ok || m.Kind != jsonlite.String {
-			return Backoff{}, errors.New("backoff record field " + f.key + " is missing")
+		switch {
+		case !ok || m.Kind == jsonlite.Null:
+			continue
+		case m.Kind != jsonlite.String:
+			return Backoff{}, errors.New("backoff record field " + f.key + " is not a string")
 		}
 		t, err := time.Parse(time.RFC3339Nano, m.Str)
 		if err != nil {
@@ -187,20 +199,20 @@ func ParseBackoff(b []byte) (Backoff, error) {
 		}
 		*f.to = t
 	}
-	// What a record says is printed: in kubectl's error, by doctor and
-	// status. A record is a file anyone with the user's rights may have
-	// written: escape sequences in it are shown, never acted on.
-	for _, f := range []*string{&bo.Message, &bo.Cluster, &bo.Region, &bo.Profile} {
-		*f = inert(*f)
-	}
-	if m, ok := v.Get("failures"); ok && m.Kind == jsonlite.Number {
+	if m, ok := v.Get("failures"); ok && m.Kind != jsonlite.Null {
+		if m.Kind != jsonlite.Number {
+			return Backoff{}, errors.New("backoff record field failures is not a number")
+		}
 		n, err := strconv.Atoi(m.Str)
 		if err != nil {
 			return Backoff{}, errors.New("backoff record field failures: " + err.Error())
 		}
 		bo.Failures = n
 	}
-	if m, ok := v.Get("needsPerson"); ok && m.Kind == jsonlite.Bool {
+	if m, ok := v.Get("needsPerson"); ok && m.Kind != jsonlite.Null {
+		if m.Kind != jsonlite.Bool {
+			return Backoff{}, errors.New("backoff record field needsPerson is not a boolean")
+		}
 		bo.NeedsPerson = m.Bool
 	}
 	return bo, nil
@@ -211,12 +223,15 @@ func ParseBackoff(b []byte) (Backoff, error) {
 // unknown, for the profile).
 func SSOLoginName(tokenFile string) string { return "sso-" + nameHash(tokenFile) }
 
-// inert is s, or s quoted as Go quotes strings (without the quotes) when
+// Inert is s, or s quoted as Go quotes strings (without the quotes) when
 // it holds anything a terminal would act on rather than show: control
-// characters, escape sequences, bytes that are not UTF-8. It uses
-// strconv's own table of printable runes: package unicode is too heavy
-// for the hit path, which reads backoff records.
-func inert(s string) string {
+// characters, escape sequences, bytes that are not UTF-8. What a backoff
+// record says is printed (in kubectl's error, by doctor), and the record
+// is a file anything running as the user may have written: printed through
+// Inert, its escape sequences are shown, never acted on. It uses strconv's
+// table of printable runes, not package unicode, too heavy for the hit
+// path, which reads backoff records.
+func Inert(s string) string {
 	if utf8.ValidString(s) {
 		printable := true
 		for _, r := range s {
