@@ -195,3 +195,29 @@ func TestTableShowsNamesInertly(t *testing.T) {
 		t.Errorf("the name is not shown quoted:\n%s", out)
 	}
 }
+
+// A token's backoff shows only when the record is its identity's: a
+// record of another identity copied under the token's name holds nothing
+// on the token path, and status says so too.
+func TestBackoffShownOnlyForItsIdentity(t *testing.T) {
+	now := signedAt.Add(2 * time.Minute)
+	for _, tc := range []struct {
+		key  string
+		want bool
+	}{{"k", true}, {"other", false}, {"", false}, {"k ", false}} {
+		s := fill(t)
+		bo := tokencache.Backoff{Format: tokencache.BackoffFormat, Key: tc.key, Failures: 1, Since: now, Until: now.Add(time.Minute)}
+		if err := s.Write("backoff-"+strings.TrimPrefix(tokA, "token-"), bo); err != nil {
+			t.Fatal(err)
+		}
+		items, err := List(s, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range items {
+			if it.File == s.Path(tokA) && (it.Backoff != nil) != tc.want {
+				t.Errorf("record of key %q under the token of key \"k\": backoff shown %v, want %v", tc.key, it.Backoff != nil, tc.want)
+			}
+		}
+	}
+}
