@@ -144,14 +144,14 @@ func List(s cache.Store, now time.Time) ([]Item, error) {
 		if !bo.InForce(items[i].key, now) {
 			continue
 		}
-		items[i].Backoff = &Backoff{Until: bo.Until, Failures: bo.Failures, NeedsPerson: bo.NeedsPerson, Message: bo.Message}
+		items[i].Backoff = &Backoff{Until: bo.End(), Failures: bo.Failures, NeedsPerson: bo.NeedsPerson, Message: bo.Message}
 	}
 	for _, name := range slices.Sorted(maps.Keys(backoffs)) {
 		bo := backoffs[name]
 		it := Item{Kind: KindBackoff, Cluster: bo.Cluster, Region: bo.Region, Profile: bo.Profile, File: s.Path(name), name: name,
-			Expires: bo.Until, ExpiresIn: int64(bo.Until.Sub(now) / time.Second)}
+			Expires: bo.End(), ExpiresIn: int64(bo.End().Sub(now) / time.Second)}
 		if bo.InForce(bo.Key, now) {
-			it.Backoff = &Backoff{Until: bo.Until, Failures: bo.Failures, NeedsPerson: bo.NeedsPerson, Message: bo.Message}
+			it.Backoff = &Backoff{Until: bo.End(), Failures: bo.Failures, NeedsPerson: bo.NeedsPerson, Message: bo.Message}
 		}
 		items = append(items, it)
 	}

@@ -114,20 +114,26 @@ func WatchStamp(path string) string {
 	return strconv.FormatInt(st.Size(), 10) + "@" + strconv.FormatInt(st.ModTime().UnixNano(), 10)
 }
 
+// End is when b stops holding: its Until, but never later than the
+// longest record ekstoken writes holds from its Since. A record that says
+// later (a clock set forward while it was written, a file edited or
+// planted) would otherwise hold off refreshes, and fail runs without a
+// terminal, until someone cleared it.
+func (b Backoff) End() time.Time {
+	if limit := b.Since.Add(maxBackoffSpan); limit.Before(b.Until) {
+		return limit
+	}
+	return b.Until
+}
+
 // InForce says whether b, read for the identity whose Key is key, holds
 // at now.
 func (b Backoff) InForce(key string, now time.Time) bool {
 	switch {
 	case b.Format != BackoffFormat || b.Key != key:
 		return false
-	case !now.Before(b.Until) || b.Since.After(now.Add(maxFutureSkew)):
+	case !now.Before(b.End()) || b.Since.After(now.Add(maxFutureSkew)):
 		// Over, or written by a clock since set back.
-		return false
-	case !now.Before(b.Since.Add(maxBackoffSpan)):
-		// No record ekstoken writes holds longer: one that says so (a
-		// clock set forward while it was written, a file edited by hand)
-		// would otherwise hold off refreshes, and fail runs without a
-		// terminal, until cleared.
 		return false
 	case b.WatchFile != "" && WatchStamp(b.WatchFile) != b.WatchStamp:
 		return false // the person fixed it: `aws sso login` ran
