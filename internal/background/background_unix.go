@@ -4,6 +4,7 @@ package background
 
 import (
 	"os"
+	"strconv"
 	"syscall"
 )
 
@@ -23,6 +24,7 @@ func start(r Request, argv []string, null, stderr *os.File) (bool, error) {
 		}
 		return false, err
 	}
+	closeInheritedOnExec()
 	env := make([]string, 0, len(r.Env)+1)
 	for _, kv := range r.Env {
 		// Of two values the child reads the first: only Start's may be there.
@@ -72,6 +74,37 @@ func HandedLock() *os.File {
 	return os.NewFile(HandedLockFD, "handed-down lock")
 }
 
+// openLog opens the log only when it is a file of its own: not through a
+// symlink; not a FIFO, whose open would wait for a reader for good (the
+// hit that starts the refresh, with kubectl waiting for it); not a hard
+// link to a file ekstoken did not write.
 func openLog(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG || st.Nlink != 1 {
+		f.Close()
+		return nil, &os.PathError{Op: "open", Path: path, Err: syscall.EINVAL}
+	}
+	return f, nil
+}
+
+// closeInheritedOnExec marks every descriptor from 3 up close-on-exec. Go
+// opens its own that way, but a caller may have handed us others open
+// (a pipe it reads to its end, a make jobserver, a shell's `exec 4>`),
+// through kubectl, and exec would pass them on to a refresh that outlives
+// us by minutes: a caller waiting for the pipe's end would wait for it.
+// The starter exits right after, so nothing here needs them.
+func closeInheritedOnExec() {
+	fds, err := os.ReadDir("/dev/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range fds {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
+	}
 }

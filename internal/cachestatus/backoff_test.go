@@ -28,10 +28,12 @@ var now = signedAt.Add(2 * time.Minute)
 func fillBackoffs(t *testing.T) cache.Store {
 	t.Helper()
 	s := fill(t)
+	// A token's record holds its identity's Key, as the token entry does
+	// (fill's tokens are both of key "k").
 	for name, bo := range map[string]tokencache.Backoff{
-		boA: {Key: "ka", Failures: 2, Since: now.Add(-time.Minute), Until: now.Add(time.Minute), Message: "run aws sso login --profile admin",
+		boA: {Key: "k", Failures: 2, Since: now.Add(-time.Minute), Until: now.Add(time.Minute), Message: "run aws sso login --profile admin",
 			NeedsPerson: true, Cluster: "prod", Region: "eu-west-1", Profile: "admin"},
-		boB: {Key: "kb", Failures: 1, Since: now.Add(-time.Hour), Until: now.Add(-time.Minute), Message: "dial tcp: refused",
+		boB: {Key: "k", Failures: 1, Since: now.Add(-time.Hour), Until: now.Add(-time.Minute), Message: "dial tcp: refused",
 			Cluster: "dev", Region: "us-east-1"},
 		boOrphan: {Key: "ke", Failures: 4, Since: now.Add(-time.Minute), Until: now.Add(4 * time.Minute), Message: "AccessDenied",
 			Cluster: "staging", Region: "eu-central-1", Profile: "ops"},

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ekstoken/ekstoken/internal/cache"
 	"github.com/google/go-cmp/cmp"
@@ -155,17 +156,25 @@ func TestBackoffInForce(t *testing.T) {
 		touch func(t *testing.T)
 		want  bool
 	}{
-		"in force":                  {want: true},
-		"in force until the end":    {at: now.Add(20*time.Second - time.Nanosecond), want: true},
-		"over at Until":             {at: now.Add(20 * time.Second)},
-		"over after Until":          {at: now.Add(time.Hour)},
-		"another identity":          {key: "k2"},
-		"a key that only prefixes":  {key: "k "},
-		"another format":            {edit: func(b *Backoff) { b.Format = "ekstoken/backoff/v0" }},
-		"no format":                 {edit: func(b *Backoff) { b.Format = "" }},
-		"written a minute ahead":    {edit: func(b *Backoff) { b.Since = now.Add(time.Minute) }, want: true},
-		"clock set back since":      {edit: func(b *Backoff) { b.Since, b.Until = now.Add(time.Hour), now.Add(time.Hour+time.Minute) }},
-		"clock set back a little":   {edit: func(b *Backoff) { b.Since = now.Add(time.Minute + time.Second) }},
+		"in force":                 {want: true},
+		"in force until the end":   {at: now.Add(20*time.Second - time.Nanosecond), want: true},
+		"over at Until":            {at: now.Add(20 * time.Second)},
+		"over after Until":         {at: now.Add(time.Hour)},
+		"another identity":         {key: "k2"},
+		"a key that only prefixes": {key: "k "},
+		"another format":           {edit: func(b *Backoff) { b.Format = "ekstoken/backoff/v0" }},
+		"no format":                {edit: func(b *Backoff) { b.Format = "" }},
+		"written a minute ahead":   {edit: func(b *Backoff) { b.Since = now.Add(time.Minute) }, want: true},
+		"clock set back since":     {edit: func(b *Backoff) { b.Since, b.Until = now.Add(time.Hour), now.Add(time.Hour+time.Minute) }},
+		"clock set back a little":  {edit: func(b *Backoff) { b.Since = now.Add(time.Minute + time.Second) }},
+		// No record ekstoken writes holds more than 15 min from its
+		// failure: one whose Until says longer (a clock set forward while
+		// it was written, a file edited or planted) holds only that long.
+		"a token's life after":      {edit: func(b *Backoff) { b.Since, b.Until = now.Add(-time.Second), now.Add(14*time.Minute) }, want: true},
+		"until far ahead, just now": {edit: func(b *Backoff) { b.Until = now.Add(100 * 365 * 24 * time.Hour) }, want: true},
+		"until far ahead, 15m on":   {edit: func(b *Backoff) { b.Since, b.Until = now.Add(-15*time.Minute), now.Add(100*365*24*time.Hour) }},
+		"until ahead, a day on":     {edit: func(b *Backoff) { b.Since, b.Until = now.Add(-24*time.Hour), now.Add(time.Hour) }},
+		"until ahead, no since":     {edit: func(b *Backoff) { b.Since, b.Until = time.Time{}, now.Add(time.Hour) }},
 		"watch file unchanged":      {edit: func(b *Backoff) { b.WatchFile, b.WatchStamp = watch, stamp }, want: true},
 		"watch file still missing":  {edit: func(b *Backoff) { b.WatchFile, b.WatchStamp = missing, "" }, want: true},
 		"watch stamp of another":    {edit: func(b *Backoff) { b.WatchFile, b.WatchStamp = watch, "1@1" }},
@@ -349,5 +358,37 @@ func TestSSOLoginName(t *testing.T) {
 	}
 	if !cache.IsEntryName(a) {
 		t.Errorf("%q is not a name the cache store accepts", a)
+	}
+}
+
+// Inert leaves printable text as it is, in any script, and shows
+// everything a terminal would act on (escape sequences, C0 and C1 control
+// characters, bytes that are not UTF-8) as Go quotes it.
+func TestInert(t *testing.T) {
+	hostile := []string{
+		"\x1b[2J\x1b[Hclear screen",
+		"\x1b]52;c;Y3VybCBldmlsLmV4YW1wbGUgfCBzaA==\x07 clipboard",
+		"\u009b31m C1 CSI",
+		"carriage\rreturn",
+		"bell\x07 and del\x7f",
+		"tab\tnewline\n",
+		"\xff\xfe\x9b not UTF-8",
+	}
+	for _, s := range hostile {
+		got := Inert(s)
+		if !utf8.ValidString(got) {
+			t.Errorf("Inert(%q) = %q: not UTF-8", s, got)
+		}
+		for _, r := range got {
+			if r < 0x20 || r >= 0x7f && r < 0xa0 {
+				t.Errorf("Inert(%q) = %q: holds control character %U", s, got, r)
+				break
+			}
+		}
+	}
+	for _, s := range []string{"", "aws sso login --profile 'dev team'", "café 日本語 ✓ \"quoted\" \\"} {
+		if got := Inert(s); got != s {
+			t.Errorf("Inert(%q) = %q, want it unchanged", s, got)
+		}
 	}
 }
