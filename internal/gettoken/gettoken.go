@@ -235,12 +235,12 @@ func (env Env) refreshWithin(ctx context.Context, in Input, id tokencache.Identi
 	}()
 	select {
 	case err := <-done:
-		if err != nil && context.Cause(ctx) == stuck {
+		if err != nil && errors.Is(context.Cause(ctx), stuck) {
 			return stuck
 		}
 		return err
 	case <-ctx.Done():
-		if context.Cause(ctx) == stuck {
+		if errors.Is(context.Cause(ctx), stuck) {
 			return stuck
 		}
 		return ctx.Err()
