@@ -10,7 +10,7 @@ import (
 // read-only files in it, using os.Remove alone; it runs on every platform.
 func TestRemoveBottomUp(t *testing.T) {
 	for _, depth := range []int{0, 1, 3} {
-		dir := filepath.Join(t.TempDir(), "tree")
+		dir := filepath.Join(New(t), "tree")
 		p := dir
 		for i := range depth + 1 {
 			if err := os.MkdirAll(p, 0o700); err != nil {
