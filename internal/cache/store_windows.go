@@ -66,12 +66,8 @@ type privateSDs struct {
 }
 
 var privateSD = sync.OnceValues(func() (privateSDs, error) {
-	tok, err := windows.OpenCurrentProcessToken()
-	if err != nil {
-		return privateSDs{}, fmt.Errorf("open process token: %w", err)
-	}
-	defer tok.Close()
-	u, err := tok.GetTokenUser()
+	// A pseudo-handle with TOKEN_QUERY access: nothing to close.
+	u, err := windows.GetCurrentProcessToken().GetTokenUser()
 	if err != nil {
 		return privateSDs{}, fmt.Errorf("read the process's user: %w", err)
 	}

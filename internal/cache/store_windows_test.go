@@ -70,12 +70,7 @@ func TestExistingDirKeepsItsSecurity(t *testing.T) {
 
 func currentUser(t *testing.T) *windows.SID {
 	t.Helper()
-	tok, err := windows.OpenCurrentProcessToken()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tok.Close()
-	u, err := tok.GetTokenUser()
+	u, err := windows.GetCurrentProcessToken().GetTokenUser()
 	if err != nil {
 		t.Fatal(err)
 	}
