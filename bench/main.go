@@ -44,8 +44,13 @@ const (
 
 func main() {
 	runs := flag.Int("runs", 300, "rounds for the fast commands (kubectl and slow commands use fewer)")
+	simOnly := flag.Bool("simulated-hour", false, "run only the simulated hour of calls with refresh-ahead on and off")
 	flag.Parse()
-	if err := run(*runs, os.Stdout); err != nil {
+	do := run
+	if *simOnly {
+		do = func(_ int, out io.Writer) error { return runSimulatedHourOnly(out) }
+	}
+	if err := do(*runs, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -248,6 +253,11 @@ func run(runs int, out io.Writer) error {
 		return err
 	}
 
+	simRows, err := b.simulatedHour(motoSrv.URL)
+	if err != nil {
+		return err
+	}
+
 	for name, args := range map[string][]string{"ekstoken hit": tokenArgs, "ekstoken miss": append(tokenArgs, "--force-refresh")} {
 		if b.rss[name], err = b.peakRSS(ekstoken, args...); err != nil {
 			return err
@@ -257,6 +267,7 @@ func run(runs int, out io.Writer) error {
 		return fmt.Errorf("the server rejected %d requests: %s", st.Rejected, st.LastRejectReason)
 	}
 	b.report(out, kubectl)
+	reportSimulatedHour(out, simRows)
 	return nil
 }
 

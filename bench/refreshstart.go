@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/ekstoken/ekstoken/internal/clock"
 	"github.com/ekstoken/ekstoken/internal/devbin"
+	"github.com/gofrs/flock"
 )
 
 // agedCluster is the cluster whose cached token the bench keeps in its
@@ -69,15 +69,11 @@ func (b *bench) refreshStartCommand(ekstoken, home string, tokenArgs []string) (
 
 // waitLock blocks until nobody holds the lock file at path.
 func waitLock(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
+	fl := flock.New(path)
+	if err := fl.Lock(); err != nil {
 		return err
 	}
-	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		return err
-	}
-	return syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return fl.Unlock()
 }
 
 func contains(xs []string, x string) bool {

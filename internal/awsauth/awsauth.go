@@ -110,6 +110,14 @@ func Resolve(ctx context.Context, o Options) (Result, error) {
 		config.WithAssumeRoleCredentialOptions(func(a *stscreds.AssumeRoleOptions) {
 			if o.MFACode != nil {
 				a.TokenProvider = func() (string, error) { return o.MFACode(aws.ToString(a.SerialNumber)) }
+			} else {
+				// Without a person to ask, the SDK refuses to load an MFA
+				// profile at all, and the role session the person started
+				// in a terminal, cached in o.Cache, would never be used
+				// (not by kubectl without a terminal, not by a background
+				// refresh). Only a new session needs the code: fail then,
+				// with the error the SDK would have given, before STS.
+				a.TokenProvider = func() (string, error) { return "", config.AssumeRoleTokenProviderNotSetError{} }
 			}
 			// The SDK takes duration_seconds only above 15 minutes and
 			// otherwise asks for 15: take the profile's exactly, else the
@@ -168,7 +176,13 @@ func Resolve(ctx context.Context, o Options) (Result, error) {
 		return ssoTokenFile(sc)
 	})
 	sdkCreds := cfg.Credentials
+	// The SSO token file as it was before the SDK read it: a login that
+	// rewrote it since (another process's `aws sso login`) has already
+	// fixed what a failure reports.
+	var ssoStamp string
+	stampSSO := sync.OnceFunc(func() { ssoStamp = tokencache.WatchStamp(ssoFile()) })
 	cfg.Credentials = aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
+		stampSSO()
 		c, err := sdkCreds.Retrieve(ctx)
 		if err != nil {
 			return c, err
@@ -215,6 +229,8 @@ func Resolve(ctx context.Context, o Options) (Result, error) {
 		var sso *SSOLoginError
 		if errors.As(err, &sso) {
 			sso.TokenFile = ssoFile()
+			stampSSO() // now, if it failed before the SDK read the file
+			sso.TokenStamp, sso.Stamped = ssoStamp, true
 		}
 		return Result{}, err
 	}
@@ -285,6 +301,11 @@ type SSOLoginError struct {
 	// TokenFile is the SDK's cache file of the session's access token,
 	// which `aws sso login` writes; "" when unknown.
 	TokenFile string
+	// TokenStamp, when Stamped, is tokencache.WatchStamp of TokenFile
+	// before the failed attempt read it: when the file's stamp differs
+	// now, someone logged in meanwhile (see Stamp).
+	TokenStamp string
+	Stamped    bool
 	// Hint, set by the caller, adds what it could do about it.
 	Hint string
 }
@@ -316,6 +337,17 @@ func TerminalPrompt(in io.Reader, out io.Writer) func(serial string) (string, er
 }
 
 func (e *SSOLoginError) Unwrap() error { return e.Err }
+
+// Stamp is what tokencache.WatchStamp said of TokenFile before the failed
+// attempt read it or, when that is unknown, what it says now. Comparing
+// with the stamp taken after the failure would miss a login that ended in
+// between.
+func (e *SSOLoginError) Stamp() string {
+	if e.Stamped {
+		return e.TokenStamp
+	}
+	return tokencache.WatchStamp(e.TokenFile)
+}
 
 // NeedsPerson reports whether only a person can end the failure err: an
 // SSO session to log in to again, an MFA code to type. Trying again

@@ -70,7 +70,9 @@ func (env Env) noteOutcome(s cache.Store, id tokencache.Identity, in Input, err 
 		bo.NeedsPerson = awsauth.NeedsPerson(err)
 		var sso *awsauth.SSOLoginError
 		if errors.As(err, &sso) && sso.TokenFile != "" {
-			bo.WatchFile, bo.WatchStamp = sso.TokenFile, tokencache.WatchStamp(sso.TokenFile)
+			// As the file was before this attempt read it: a login that
+			// ended meanwhile ends the backoff at once.
+			bo.WatchFile, bo.WatchStamp = sso.TokenFile, sso.Stamp()
 		}
 	}
 	if werr := s.WriteUnsynced(name, bo); werr != nil {
@@ -116,9 +118,11 @@ func (env Env) ssoLogin(ctx context.Context, store *cache.Store, sso *awsauth.SS
 		if session == "" {
 			session = "profile " + sso.Profile
 		}
-		before := tokencache.WatchStamp(sso.TokenFile)
+		// The file as the failed attempt found it, not as it is now:
+		// another process's login may have ended in between.
+		before := sso.Stamp()
 		var once sync.Once
-		l, err := store.Lock(ctx, tokencache.SSOLoginName(session), cache.Wait{
+		l, lockErr := store.Lock(ctx, tokencache.SSOLoginName(session), cache.Wait{
 			Short: env.LockTimeout, Long: env.LockTimeout,
 			Waiting: func(what string) {
 				once.Do(func() {
@@ -127,8 +131,8 @@ func (env Env) ssoLogin(ctx context.Context, store *cache.Store, sso *awsauth.SS
 				})
 			},
 		})
-		if err != nil {
-			env.Log.Debug("SSO login lock not taken", "err", err)
+		if lockErr != nil {
+			env.Log.Debug("SSO login lock not taken", "err", lockErr)
 		} else {
 			defer l.Unlock()
 		}
@@ -139,6 +143,13 @@ func (env Env) ssoLogin(ctx context.Context, store *cache.Store, sso *awsauth.SS
 			if !errors.As(err, &again) {
 				return res, err
 			}
+		}
+		if errors.Is(lockErr, cache.ErrLockBusy) {
+			// Another run's login is still open, in a browser most
+			// likely: a second login would only open another tab, and
+			// every run waiting would open one.
+			return awsauth.Result{}, fmt.Errorf("another ekstoken has been running `aws sso login --profile %s` for more than %v: finish that login, then run this again",
+				sso.Profile, env.LockTimeout.Round(time.Second))
 		}
 	}
 	env.Log.Debug("SSO session expired; running aws sso login", "profile", sso.Profile)

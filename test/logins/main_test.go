@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/ekstoken/ekstoken/internal/devbin"
@@ -26,6 +27,8 @@ import (
 var (
 	// ekstokenBin is the binary under test, built once by TestMain.
 	ekstokenBin string
+	// binDir holds the binaries; TestMain removes it.
+	binDir string
 	// motoURL is http://127.0.0.1:PORT of moto_server, "" when it is not
 	// installed (then the tests that need STS fail, or skip if the person
 	// opted out: see internal/testenv).
@@ -44,7 +47,8 @@ func setup(m *testing.M) int {
 		fmt.Println("test/logins: skipped on Windows (shell-script fakes, pseudo-terminals)")
 		return 0
 	}
-	binDir, err := os.MkdirTemp("", "ekstoken-logins-")
+	var err error
+	binDir, err = os.MkdirTemp("", "ekstoken-logins-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -70,3 +74,15 @@ func setup(m *testing.M) int {
 	}
 	return m.Run()
 }
+
+// fakeClockBin builds, once and only for the tests that ask, the binary
+// with the fake-clock seam (internal/clock): it reads the time from the
+// file named by EKSTOKEN_FAKE_NOW_FILE, so that a test moves through
+// backoff windows and refresh windows without sleeping through them.
+var fakeClockBin = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp(binDir, "fakeclock-")
+	if err != nil {
+		return "", err
+	}
+	return devbin.Build(dir, "-tags", "ekstoken_fakeclock")
+})

@@ -101,17 +101,51 @@ func TestMFAPrompt(t *testing.T) {
 	}
 }
 
+// The role session a person started by typing the code in a terminal
+// serves the runs that have no terminal (kubectl with interactiveMode
+// Never, an IDE, a background refresh) until it ends, as the MFA error
+// message promises: only a new session needs a code.
+func TestMFASessionServesRunsWithoutTerminal(t *testing.T) {
+	sts := startSTS(t)
+	_, env := mfaSandbox(t, sts)
+	stdout, _ := runOnTerminal(t, append(slices.Clone(env), "KUBERNETES_EXEC_INFO="+interactiveInfo),
+		"MFA code for "+mfaSerial+": ", "123456\n", tokenArgs("alpha")...)
+	role := onlyRole(t)
+	checkSigned(t, "alpha", parseCredential(t, stdout).Status.Token, role.identity())
+
+	for _, c := range []struct{ cluster, info string }{{"beta", batchInfo}, {"gamma", ""}} {
+		env := slices.Clone(env)
+		if c.info != "" {
+			env = append(env, "KUBERNETES_EXEC_INFO="+c.info)
+		}
+		stdout, stderr, code := run(t, env, tokenArgs(c.cluster)...) // stdin is /dev/null
+		if code != 0 {
+			t.Fatalf("%s without a terminal, with the role session cached: exit %d: %s", c.cluster, code, stderr)
+		}
+		checkSigned(t, c.cluster, parseCredential(t, stdout).Status.Token, role.identity())
+	}
+	if got := sts.Actions(); len(got) != 1 {
+		t.Errorf("STS calls %v, want the one AssumeRole the person typed the code for", got)
+	}
+}
+
 // runOnTerminal runs ekstoken with stdin and stderr on a pseudo-terminal
 // and stdout on a pipe, as kubectl does in interactive mode; it types
 // input once prompt shows, and returns stdout and all the terminal showed.
 func runOnTerminal(t *testing.T, env []string, prompt, input string, args ...string) (stdout, screen string) {
+	t.Helper()
+	return runBinOnTerminal(t, ekstokenBin, env, prompt, input, args...)
+}
+
+// runBinOnTerminal is runOnTerminal with the binary bin.
+func runBinOnTerminal(t *testing.T, bin string, env []string, prompt, input string, args ...string) (stdout, screen string) {
 	t.Helper()
 	ptmx, tty, err := pty.Open()
 	if err != nil {
 		t.Skipf("no pseudo-terminal: %v", err)
 	}
 	defer ptmx.Close()
-	cmd, cancel := command(t, env, args...)
+	cmd, cancel := command(t, bin, env, args...)
 	defer cancel()
 	var out lockedBuffer // written by exec's copier while we watch it
 	cmd.Stdin, cmd.Stderr, cmd.Stdout = tty, tty, &out
@@ -171,15 +205,15 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-// command prepares ekstoken to run with exactly env, which the harness's
+// command prepares bin (ekstoken) to run with exactly env, which the harness's
 // guard must accept.
-func command(t *testing.T, env []string, args ...string) (*exec.Cmd, context.CancelFunc) {
+func command(t *testing.T, bin string, env []string, args ...string) (*exec.Cmd, context.CancelFunc) {
 	t.Helper()
 	if err := harness.CheckEnv(env); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), harness.Timeout)
-	cmd := exec.CommandContext(ctx, ekstokenBin, args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = slices.Clone(env)
 	cmd.WaitDelay = time.Second
 	return cmd, cancel

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -32,6 +33,8 @@ type ssoSetup struct {
 	creds     tempCreds
 	tokenFile string
 	env       []string
+	// delay is how long the portal takes to answer, in nanoseconds.
+	delay atomic.Int64
 }
 
 // newSSO configures the profile with an [sso-session] section, as `aws
@@ -56,6 +59,7 @@ func newSSO(t *testing.T, legacy bool) *ssoSetup {
 	sum := sha1.Sum([]byte(key))
 	s.tokenFile = filepath.Join(s.sb.home, ".aws", "sso", "cache", hex.EncodeToString(sum[:])+".json")
 	s.portal = startFake(t, func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(time.Duration(s.delay.Load()))
 		q := r.URL.Query()
 		if r.Method != http.MethodGet || r.URL.Path != "/federation/credentials" ||
 			q.Get("account_id") != account || q.Get("role_name") != ssoRoleName ||
