@@ -30,8 +30,8 @@ type smoke struct {
 func winPath(p string) string { return `Z:` + strings.ReplaceAll(p, "/", `\`) }
 
 func newSmoke(t *testing.T) *smoke {
-	wine := testenv.RequireTool(t, "wine")
-	_ = wine
+	testenv.RequireTool(t, "wine")
+	testenv.RequireTool(t, "wineserver")
 	prefix := os.Getenv("WINEPREFIX")
 	if prefix == "" {
 		t.Fatal("WINEPREFIX is not set: run .ci/windows, which makes the prefix and puts bcryptprimitives.dll in it")
@@ -73,7 +73,38 @@ func newSmoke(t *testing.T) *smoke {
 		"EKSTOKEN_CACHE_DIR=" + winPath(filepath.Join(dir, "cache")),
 		"EKSTOKEN_FAKE_NOW_FILE=" + winPath(s.nowFile),
 		"HTTPS_PROXY=http://127.0.0.1:9", "HTTP_PROXY=http://127.0.0.1:9", "NO_PROXY=",
+		// No Mono or Gecko prompts, no desktop menu entries.
+		"WINEDLLOVERRIDES=mscoree,mshtml=;winemenubuilder.exe=d",
 	}
+	// One wineserver for the whole smoke: without one, every run starts a
+	// server and wine's services (wineboot --init), about two seconds, and
+	// Debian's wineserver wrapper forces -p0 (no persistence). A cmd.exe
+	// reading a pipe we hold keeps it up; the cleanup closes the pipe and
+	// waits until every Windows process, background refreshes included,
+	// has ended, so the test leaves nothing running.
+	keeper := exec.Command("wine", "cmd.exe")
+	keeper.Env = s.env
+	keeper.Dir = dir
+	stdin, err := keeper.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keeper.Start(); err != nil {
+		t.Fatalf("wine cmd.exe: %v", err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		if err := keeper.Wait(); err != nil {
+			t.Errorf("wine cmd.exe: %v", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		wait := exec.CommandContext(ctx, "wineserver", "-w")
+		wait.Env = s.env
+		if err := wait.Run(); err != nil {
+			t.Errorf("wineserver -w: Windows processes still running a minute after the smoke (a background refresh that never ends, or another wine program on %s): %v", prefix, err)
+		}
+	})
 	return s
 }
 
