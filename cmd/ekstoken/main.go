@@ -12,14 +12,21 @@ import (
 	"github.com/ekstoken/ekstoken/internal/app"
 	"github.com/ekstoken/ekstoken/internal/background"
 	"github.com/ekstoken/ekstoken/internal/clock"
+
 	// A cache hit is answered in this package's init, before the AWS SDK
 	// initializes; see its package comment.
 	_ "github.com/ekstoken/ekstoken/cmd/ekstoken/internal/hit"
 	"golang.org/x/term"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// A release stamps these with -ldflags "-X main.version=v1.2.3
+// -X main.commit=<sha> -X main.date=<RFC 3339>" (.goreleaser.yaml). They
+// are read only by app.Run: the cache hit is answered before main runs.
+var (
+	version = "dev"
+	commit  = ""
+	date    = ""
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -31,6 +38,8 @@ func main() {
 		Now:        clock.Now,
 		Home:       home,
 		Version:    version,
+		Commit:     commit,
+		Date:       date,
 		IsTerminal: func() bool { return term.IsTerminal(int(os.Stdin.Fd())) },
 		Executable: os.Executable,
 		StartRefresh: func(lockPath, logPath string) (bool, error) {

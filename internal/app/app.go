@@ -11,9 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime"
-	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/ekstoken/ekstoken/internal/debuglog"
@@ -34,7 +31,9 @@ type Env struct {
 	Stderr  io.Writer
 	Now     func() time.Time
 	Home    string // "" when it cannot be found
-	Version string
+	Version string // stamped by a release (-ldflags -X main.version), else "dev"
+	Commit  string // stamped as main.commit, else ""; see resolveVersion
+	Date    string // stamped as main.date, else ""
 	// IsTerminal reports whether stdin is a terminal a person can type at.
 	IsTerminal func() bool
 	// SSOLogin runs `aws sso login --profile p` attached to the terminal,
@@ -95,7 +94,7 @@ func newRoot(env *Env) *cobra.Command {
 			"the ExecCredential that kubectl reads. Put it in your kubeconfig in place of `aws eks get-token`.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       versionString(env.Version),
+		Version:       env.versionInfo().String(),
 	}
 	root.SetVersionTemplate("ekstoken {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -164,30 +163,4 @@ func noArgs(c *cobra.Command, args []string) error {
 		return usageError{cmd: c.CommandPath(), err: fmt.Errorf("unexpected argument %q", args[0])}
 	}
 	return nil
-}
-
-func newVersionCommand(env *Env) *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version of ekstoken",
-		Args:  noArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintf(c.OutOrStdout(), "ekstoken %s\n", versionString(env.Version))
-			return err
-		},
-	}
-}
-
-// versionString is what `version` and `--version` print after the name.
-func versionString(v string) string {
-	if v == "" || v == "dev" {
-		// `go install ...@vX` builds carry their module version.
-		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			v = bi.Main.Version
-		}
-	}
-	if v == "" {
-		v = "dev"
-	}
-	return fmt.Sprintf("%s (%s %s/%s)", strings.TrimSpace(v), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

@@ -20,14 +20,14 @@ func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	code = Run(context.Background(), Env{
 		Args: args, Getenv: func(string) string { return "" },
 		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
-		Now: time.Now, Home: t.TempDir(), Version: "v1.2.3",
+		Now: time.Now, Home: t.TempDir(), Version: "v1.2.3", Commit: "abc", Date: "2026-01-02T03:04:05Z",
 	})
 	return out.String(), errb.String(), code
 }
 
 func TestVersion(t *testing.T) {
 	out, _, code := run(t, "version")
-	if code != 0 || !regexp.MustCompile(`^ekstoken v1\.2\.3 \(go\S+ \w+/\w+\)\n$`).MatchString(out) {
+	if code != 0 || !regexp.MustCompile(`^ekstoken v1\.2\.3 \(commit abc, 2026-01-02T03:04:05Z, go\S+ \w+/\w+\)\n$`).MatchString(out) {
 		t.Errorf("version: %d %q", code, out)
 	}
 }
@@ -53,6 +53,8 @@ func TestUsageErrors(t *testing.T) {
 		"update-kubeconfig":                           "give either --name or --all",
 		"setup --undo --dry-run":                      "--undo takes no other flag",
 		"status -o yaml":                              `--output "yaml": use table or json`,
+		"version -o yaml":                             `--output "yaml": use text or json`,
+		"version extra":                               `unexpected argument "extra"`,
 	} {
 		out, errOut, code := run(t, strings.Fields(args)...)
 		if code == 0 || out != "" || !strings.Contains(errOut, want) || !strings.Contains(errOut, "--help") {
@@ -69,7 +71,7 @@ func runToken(t *testing.T, args ...string) (reached bool, stderr string, code i
 	code = Run(context.Background(), Env{
 		Args: args, Getenv: func(string) string { return "" },
 		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
-		Now: time.Now, Home: t.TempDir(), Version: "v1.2.3",
+		Now: time.Now, Home: t.TempDir(), Version: "v1.2.3", Commit: "abc", Date: "2026-01-02T03:04:05Z",
 		GetToken: func(context.Context, gettoken.Env, gettoken.Input) error { reached = true; return nil },
 	})
 	return reached, errb.String(), code

@@ -32,7 +32,7 @@ func newDoctorCommand(env *Env) *cobra.Command {
 				return usageError{cmd: c.CommandPath(), err: errors.New("--context and --all-contexts exclude each other")}
 			}
 			o.Getenv, o.Home, o.Now, o.Executable = env.Getenv, env.Home, env.Now, env.Executable
-			o.Version = versionString(env.Version)
+			o.Version = env.versionInfo().String()
 			o.Remote = env.DoctorRemote
 			if o.Remote == nil {
 				o.Remote = doctor.RunRemote

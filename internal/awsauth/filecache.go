@@ -114,6 +114,15 @@ func (f *FileCache) Wrap(inner aws.CredentialsProvider) aws.CredentialsProvider 
 	})
 }
 
+// Serves reports whether the cache holds credentials it would use now.
+func (f *FileCache) Serves() bool {
+	if f.Renew {
+		return false
+	}
+	_, ok := f.read()
+	return ok
+}
+
 func (f *FileCache) read() (aws.Credentials, bool) {
 	var e CredentialsEntry
 	if err := f.Store.Read(f.Name, &e); err != nil {

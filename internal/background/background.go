@@ -4,7 +4,7 @@
 // stderr on the null device, so that it never holds kubectl's pipes nor
 // asks anyone anything, and outlives the hit that starts it.
 //
-// It imports only os and syscall: the hit path (internal/fastpath) calls
+// It imports only os, strconv and syscall: the hit path (internal/fastpath) calls
 // it from a package init, before the AWS SDK initializes.
 package background
 

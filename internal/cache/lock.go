@@ -69,7 +69,16 @@ func (s Store) Adopt(name string, f *os.File) (*Lock, error) {
 		f.Close()
 		return nil, fmt.Errorf("adopt lock: the file handed down is not %s", path)
 	}
+	// The descriptor may be any open file of the lock, not one locked by
+	// a parent (a process run by hand with something at descriptor 3):
+	// lock it now. That succeeds at once when the lock is already this
+	// file's, and fails when another holder has it.
+	if err := lockHeld(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("adopt lock %s: %w", path, err)
+	}
 	l := &Lock{path: path, adopted: f, holds: s.Holds}
+	l.mark("") // as in Lock: a crashed holder's mark is not ours to keep
 	if s.Holds != nil {
 		s.Holds.add(l)
 	}

@@ -35,3 +35,13 @@ func removeLocked(fl *flock.Flock, path string) bool {
 	defer func() { _ = fl.Unlock() }()
 	return os.Remove(path) == nil
 }
+
+// lockHeld takes the flock(2) lock of f without waiting: at once when f's
+// open file holds it already, ErrLockBusy when another does.
+func lockHeld(f *os.File) error {
+	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if err == syscall.EWOULDBLOCK {
+		return ErrLockBusy
+	}
+	return err
+}

@@ -68,6 +68,9 @@ type Item struct {
 	Error   string   `json:"error,omitempty"`
 
 	name string
+	// key is a token's identity Key: its backoff record counts only when
+	// it is that identity's, as on the token path.
+	key string
 	// backoffName is the entry's backoff record, removed with it.
 	backoffName string
 }
@@ -110,12 +113,17 @@ func List(s cache.Store, now time.Time) ([]Item, error) {
 			continue // not ekstoken's: not ours to show or remove
 		}
 		if format == tokencache.BackoffFormat {
-			if b, err := s.ReadBytes(name); err == nil {
-				if bo, err := tokencache.ParseBackoff(b); err == nil {
-					backoffs[name] = bo
-					continue
-				}
+			b, err := s.ReadBytes(name)
+			var bo tokencache.Backoff
+			if err == nil {
+				bo, err = tokencache.ParseBackoff(b)
 			}
+			if err == nil {
+				backoffs[name] = bo
+				continue
+			}
+			items = append(items, Item{Kind: KindUnreadable, File: s.Path(name), Error: "backoff record: " + err.Error(), name: name})
+			continue
 		}
 		items = append(items, describe(s, name, format, now))
 	}
@@ -133,17 +141,17 @@ func List(s cache.Store, now time.Time) ([]Item, error) {
 		}
 		delete(backoffs, name)
 		items[i].backoffName = name
-		if bo.Key == "" || !bo.InForce(bo.Key, now) {
+		if !bo.InForce(items[i].key, now) {
 			continue
 		}
-		items[i].Backoff = &Backoff{Until: bo.Until, Failures: bo.Failures, NeedsPerson: bo.NeedsPerson, Message: bo.Message}
+		items[i].Backoff = &Backoff{Until: bo.End(), Failures: bo.Failures, NeedsPerson: bo.NeedsPerson, Message: bo.Message}
 	}
 	for _, name := range slices.Sorted(maps.Keys(backoffs)) {
 		bo := backoffs[name]
 		it := Item{Kind: KindBackoff, Cluster: bo.Cluster, Region: bo.Region, Profile: bo.Profile, File: s.Path(name), name: name,
-			Expires: bo.Until, ExpiresIn: int64(bo.Until.Sub(now) / time.Second)}
+			Expires: bo.End(), ExpiresIn: int64(bo.End().Sub(now) / time.Second)}
 		if bo.InForce(bo.Key, now) {
-			it.Backoff = &Backoff{Until: bo.Until, Failures: bo.Failures, NeedsPerson: bo.NeedsPerson, Message: bo.Message}
+			it.Backoff = &Backoff{Until: bo.End(), Failures: bo.Failures, NeedsPerson: bo.NeedsPerson, Message: bo.Message}
 		}
 		items = append(items, it)
 	}
@@ -164,7 +172,7 @@ func describe(s cache.Store, name, format string, now time.Time) Item {
 			it.Kind, it.Error = KindUnreadable, err.Error()
 			return it
 		}
-		it.Kind = KindToken
+		it.Kind, it.key = KindToken, e.Key
 		it.Cluster, it.Region, it.Profile, it.RoleARN = e.Cluster, e.Region, e.Profile, e.RoleARN
 		it.AccessKeyID, it.Source = e.AccessKeyID, e.CredentialSource
 		it.Expires, it.CappedByCredentials = life.ServeUntil(tokencache.DefaultMargin), life.CappedByCredentials

@@ -195,3 +195,67 @@ func TestTableShowsNamesInertly(t *testing.T) {
 		t.Errorf("the name is not shown quoted:\n%s", out)
 	}
 }
+
+// A token's backoff shows only when the record is its identity's: a
+// record of another identity copied under the token's name holds nothing
+// on the token path, and status says so too.
+func TestBackoffShownOnlyForItsIdentity(t *testing.T) {
+	now := signedAt.Add(2 * time.Minute)
+	for _, tc := range []struct {
+		key  string
+		want bool
+	}{{"k", true}, {"other", false}, {"", false}, {"k ", false}} {
+		s := fill(t)
+		bo := tokencache.Backoff{Format: tokencache.BackoffFormat, Key: tc.key, Failures: 1, Since: now, Until: now.Add(time.Minute)}
+		if err := s.Write("backoff-"+strings.TrimPrefix(tokA, "token-"), bo); err != nil {
+			t.Fatal(err)
+		}
+		items, err := List(s, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range items {
+			if it.File == s.Path(tokA) && (it.Backoff != nil) != tc.want {
+				t.Errorf("record of key %q under the token of key \"k\": backoff shown %v, want %v", tc.key, it.Backoff != nil, tc.want)
+			}
+		}
+	}
+}
+
+// A backoff record that claims to hold far beyond its failure holds at
+// most 15 minutes from it on the token path, and status shows that end,
+// not the claim.
+func TestBackoffShownUntilItsRealEnd(t *testing.T) {
+	now := signedAt.Add(2 * time.Minute)
+	since := now.Add(-time.Minute)
+	for _, until := range []time.Time{now.Add(time.Hour), now.Add(100 * 365 * 24 * time.Hour)} {
+		s := fill(t)
+		bo := tokencache.Backoff{Format: tokencache.BackoffFormat, Key: "k", Failures: 1, Since: since, Until: until}
+		if err := s.Write("backoff-"+strings.TrimPrefix(tokA, "token-"), bo); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Write("backoff-eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", bo); err != nil {
+			t.Fatal(err)
+		}
+		items, err := List(s, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shown := 0
+		for _, it := range items {
+			if it.Backoff == nil {
+				continue
+			}
+			shown++
+			if it.Backoff.Until.After(since.Add(15 * time.Minute)) {
+				t.Errorf("%s: backoff shown until %v, beyond the 15 min after its failure at %v that it holds", it.File, it.Backoff.Until, since)
+			}
+			if it.Kind == KindBackoff && it.Expires.After(since.Add(15*time.Minute)) {
+				t.Errorf("%s: expires %v, beyond the 15 min after its failure", it.File, it.Expires)
+			}
+		}
+		if shown != 2 {
+			t.Errorf("%d backoffs shown, want 2 (the token's and the lone record)", shown)
+		}
+	}
+}

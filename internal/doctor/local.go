@@ -509,7 +509,7 @@ func (s *state) checkToken(ctx context.Context) bool {
 			what += ", and kubectl runs without a terminal fail at once with its message"
 		}
 		s.add("backoff", Warn, fmt.Sprintf("a failure at %s (%d in a row) holds until %s: %s; %s", bo.Since.UTC().Format("15:04:05Z"),
-			bo.Failures, bo.Until.UTC().Format("15:04:05Z"), bo.Message, what),
+			bo.Failures, bo.End().UTC().Format("15:04:05Z"), tokencache.Inert(bo.Message), what),
 			"ekstoken clear --cluster "+cluster+" ends it now that credentials resolve (the next successful kubectl call does too)")
 	}
 	return true

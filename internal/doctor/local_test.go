@@ -563,4 +563,20 @@ func TestHealthy(t *testing.T) {
 			t.Errorf("%s: backoff check %+v", tc.name, c)
 		}
 	}
+	// The record is a file: whatever wrote it, its message reaches the
+	// terminal shown, never acted on.
+	for _, msg := range []string{"\x1b[2J\x1b[Hcleared", "\x1b]52;c;ZXZpbA==\x07 clipboard", "\u009b31m C1", "a\rb"} {
+		bo := tokencache.Backoff{Format: tokencache.BackoffFormat, Key: id.Key(), Failures: 1, Since: now.Add(-time.Second), Until: now.Add(time.Minute), Message: msg}
+		if err := store.Write(tokencache.BackoffName(id.Key()), bo); err != nil {
+			t.Fatal(err)
+		}
+		r = f.run(t, doctor.Options{})
+		c, ok := find(r, "backoff", doctor.Warn)
+		if !ok {
+			t.Fatalf("no backoff warning for a record in force: %+v", r.Checks)
+		}
+		if strings.ContainsFunc(c.Detail, func(r rune) bool { return r < 0x20 || r >= 0x7f && r < 0xa0 }) {
+			t.Errorf("doctor prints the record's message %q raw: %q", msg, c.Detail)
+		}
+	}
 }

@@ -23,7 +23,7 @@ type BackoffError struct{ tokencache.Backoff }
 
 func (e *BackoffError) Error() string {
 	return fmt.Sprintf("%s [ekstoken failed so at %s and, without a terminal, tries again only after %s or once you have done that]",
-		e.Message, e.Since.UTC().Format(time.TimeOnly+"Z"), e.Until.UTC().Format(time.TimeOnly+"Z"))
+		tokencache.Inert(e.Message), e.Since.UTC().Format(time.TimeOnly+"Z"), e.End().UTC().Format(time.TimeOnly+"Z"))
 }
 
 // blockedBy returns the BackoffError that stops a run without a person,

@@ -77,6 +77,8 @@ type Env struct {
 	// staticWait and networkWait, when set, replace staticLockWait and
 	// networkLockWait (tests: the product's bounds are seconds long).
 	staticWait, networkWait time.Duration
+	// backgroundLimit, when set, replaces backgroundLimit (tests).
+	backgroundLimit time.Duration
 }
 
 // Run prints one ExecCredential for in, or returns an error and prints
@@ -189,7 +191,9 @@ func Background(ctx context.Context, env Env, in Input) error {
 		return nil
 	}
 	in.Background = true
-	_, err := env.refresh(ctx, in, id, store, false, false)
+	// The refresh inherits kubectl's KUBERNETES_EXEC_INFO: its messages,
+	// which a backoff record hands to later runs, speak of kubectl then.
+	err := env.refreshWithin(ctx, in, id, store, execcred.ReadInfo(env.Getenv).Present)
 	env.noteOutcome(*store, id, in, err, false)
 	if err != nil {
 		env.Log.Debug("background refresh failed", "err", err)
@@ -197,6 +201,50 @@ func Background(ctx context.Context, env Env, in Input) error {
 	}
 	env.Log.Debug("background refresh done", "took", env.Now().Sub(now))
 	return nil
+}
+
+// backgroundLimit bounds a background refresh. It holds the identity's
+// locks while it runs: without a bound, one credential_process or network
+// call that never returns would keep every later hit from starting a
+// refresh and make every foreground miss wait out both locks, for good.
+const backgroundLimit = 2 * time.Minute
+
+// stuckError says a background refresh gave up at its time limit.
+type stuckError struct{ limit time.Duration }
+
+func (e *stuckError) Error() string {
+	return "the background refresh took longer than " + e.limit.String() +
+		" (a credential_process or a network call did not return); the next kubectl call after the token's end refreshes in the foreground"
+}
+
+// refreshWithin is refresh, given up at backgroundLimit. Cancelling the
+// context is not enough: the SDK kills a credential_process's shell at
+// its own timeout, then waits for whatever still holds the process's
+// output, possibly forever. So the refresh runs aside and the run returns
+// at the limit; the process then exits, which releases the locks and ends
+// the refresh with it (a cache write is a rename: atomic).
+func (env Env) refreshWithin(ctx context.Context, in Input, id tokencache.Identity, store *cache.Store, fromKubectl bool) error {
+	limit := cmp.Or(env.backgroundLimit, backgroundLimit)
+	stuck := &stuckError{limit: limit}
+	ctx, cancel := context.WithTimeoutCause(ctx, limit, stuck)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := env.refresh(ctx, in, id, store, false, fromKubectl)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil && context.Cause(ctx) == stuck {
+			return stuck
+		}
+		return err
+	case <-ctx.Done():
+		if context.Cause(ctx) == stuck {
+			return stuck
+		}
+		return ctx.Err()
+	}
 }
 
 // store is the run's copy of the cache store, with its own Holds: while it
@@ -249,6 +297,19 @@ func (env Env) refresh(ctx context.Context, in Input, id tokencache.Identity, st
 		}
 	}
 	res, err := env.Resolve(ctx, opts)
+	if err != nil && !interactive && opts.Cache != nil && awsauth.NeedsPerson(err) {
+		// Renewing the cached credentials early needs a person, and none
+		// is here. While they still give a token the life they always
+		// gave (the window without refresh-ahead), sign with them: an
+		// early renewal must never cost a run that would have worked.
+		narrow := *opts.Cache
+		narrow.Window = CredentialsWindow(in.Margin, 0)
+		if narrow.Serves() {
+			env.Log.Debug("renewing the credentials needs a person; signing with the cached ones", "err", err)
+			opts.Cache = &narrow
+			res, err = env.Resolve(ctx, opts)
+		}
+	}
 	var sso *awsauth.SSOLoginError
 	if errors.As(err, &sso) && in.SSOLogin && interactive && env.SSOLogin != nil {
 		res, err = env.ssoLogin(ctx, store, sso, func() (awsauth.Result, error) { return env.Resolve(ctx, opts) })

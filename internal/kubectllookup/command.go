@@ -18,6 +18,13 @@ import (
 // BinaryName is what kubeconfigs run when ekstoken is on PATH.
 const BinaryName = "ekstoken"
 
+// PluginName is the link krew makes to the binary in ~/.krew/bin (the
+// archive's ekstoken, under ~/.krew/store/ekstoken/<version>/). kubectl
+// finds plugins by that name; a kubeconfig names the link by its full
+// path, which survives `kubectl krew upgrade`, never `kubectl ekstoken`,
+// which would start kubectl for every token.
+const PluginName = "kubectl-" + BinaryName
+
 // Choice is what setup and update-kubeconfig write as the exec command,
 // and why.
 type Choice struct {
@@ -85,12 +92,16 @@ func Command(env Self, forced string, absolute bool) (Choice, error) {
 		return Choice{Command: BinaryName}, nil
 	}
 	// The PATH entry that is this binary, even behind another ekstoken,
-	// is still the path a person recognises and that survives upgrades.
+	// is still the path a person recognises and that survives upgrades:
+	// an ekstoken, else krew's kubectl-ekstoken link.
 	abs := self
-	for _, c := range lookPathAll(BinaryName, path, pathext) {
-		if isSelf(c) {
-			abs = c
-			break
+search:
+	for _, name := range []string{BinaryName, PluginName} {
+		for _, c := range lookPathAll(name, path, pathext) {
+			if isSelf(c) {
+				abs = c
+				break search
+			}
 		}
 	}
 	if abs == self && goRunBinary(self) {
@@ -105,9 +116,11 @@ func Command(env Self, forced string, absolute bool) (Choice, error) {
 	if found != "" {
 		why = fmt.Sprintf("`ekstoken` on PATH is %s, not this binary, so kubectl would run that one", found)
 	}
-	return Choice{Command: abs, Note: fmt.Sprintf(
-		"%s: writing the full path %s. Put %s first on PATH and run again (or pass --command ekstoken) to write the bare name.",
-		why, abs, filepath.Dir(abs))}, nil
+	how := fmt.Sprintf("Put %s first on PATH and run again (or pass --command ekstoken) to write the bare name.", filepath.Dir(abs))
+	if strings.HasPrefix(filepath.Base(abs), PluginName) {
+		how = "It is krew's link, found on PATH as " + PluginName + ": it keeps this path across `kubectl krew upgrade`."
+	}
+	return Choice{Command: abs, Note: fmt.Sprintf("%s: writing the full path %s. %s", why, abs, how)}, nil
 }
 
 // goRunBinary reports whether path is a binary that `go run` (or `go

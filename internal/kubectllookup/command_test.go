@@ -42,6 +42,12 @@ func TestExecCommand(t *testing.T) {
 	if err := os.Link(self, filepath.Join(hard, "ekstoken")); err != nil {
 		t.Fatal(err)
 	}
+	krew := dir("krew", "bin") // krew links the plugin name to self
+	if err := os.Symlink(self, filepath.Join(krew, PluginName)); err != nil {
+		t.Fatal(err)
+	}
+	otherKrew := dir("otherkrew") // another build's krew link
+	file(filepath.Join(otherKrew, PluginName), 0o755)
 	other := dir("other") // an older ekstoken: a different file
 	file(filepath.Join(other, "ekstoken"), 0o755)
 	noexec := dir("noexec")
@@ -76,6 +82,11 @@ func TestExecCommand(t *testing.T) {
 		{name: "absolute, link on PATH", path: path(brew), absolute: true, want: filepath.Join(brew, "ekstoken")},
 		{name: "absolute, behind another", path: path(other, brew), absolute: true, want: filepath.Join(brew, "ekstoken")},
 		{name: "absolute, not on PATH", path: path(other), absolute: true, want: self},
+		{name: "krew link on PATH", path: path(krew), want: filepath.Join(krew, PluginName), note: "krew's link"},
+		{name: "krew link behind another ekstoken", path: path(other, krew), want: filepath.Join(krew, PluginName), note: "not this binary"},
+		{name: "an ekstoken link wins over the krew link", path: path(krew, brew), want: "ekstoken"},
+		{name: "absolute, krew link on PATH", path: path(otherKrew, krew), absolute: true, want: filepath.Join(krew, PluginName)},
+		{name: "another build's krew link", path: path(otherKrew), want: self, note: "not on PATH"},
 		{name: "forced", path: "", forced: "ekstoken", want: "ekstoken"},
 		{name: "forced path", path: path(brew), forced: "/usr/local/bin/ekstoken", want: "/usr/local/bin/ekstoken"},
 	} {

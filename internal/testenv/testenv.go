@@ -168,3 +168,15 @@ func parseVersion(s string) []int {
 	}
 	return v
 }
+
+// Missing decides a test, as a missing tool does, for something else it
+// needs that is not there: msg says what and how to get it.
+func Missing(t testing.TB, msg string) {
+	t.Helper()
+	switch v, m := unusable(msg, os.Getenv); v {
+	case fail:
+		t.Fatal(m)
+	case skip:
+		t.Skip(m)
+	}
+}

@@ -188,3 +188,26 @@ func TestRequireStraceThatCannotTrace(t *testing.T) {
 		}
 	}
 }
+
+// Missing decides as a missing tool does: fail, skip when opted out, and
+// fail under CI whatever the opt-out says; the message is kept.
+func TestMissing(t *testing.T) {
+	for _, tc := range []struct {
+		name, ci, optOut    string
+		wantFatal, wantSkip bool
+	}{
+		{"default", "", "", true, false},
+		{"opted out", "", "1", false, true},
+		{"in CI, opted out", "true", "1", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("CI", tc.ci)
+			t.Setenv(SkipMissingVar, tc.optOut)
+			r := &recorder{}
+			Missing(r, "goreleaser is not built: run release/tools.sh goreleaser")
+			if (r.fatal != "") != tc.wantFatal || (r.skipped != "") != tc.wantSkip || !strings.Contains(r.fatal+r.skipped, "release/tools.sh goreleaser") {
+				t.Errorf("fatal %q, skip %q", r.fatal, r.skipped)
+			}
+		})
+	}
+}

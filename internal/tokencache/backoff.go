@@ -5,8 +5,10 @@ import (
 	"os"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ekstoken/ekstoken/internal/jsonlite"
+	"github.com/ekstoken/ekstoken/internal/token"
 )
 
 // DefaultRefreshAhead is --refresh-ahead's default: a hit in the last 5
@@ -85,6 +87,11 @@ const (
 	backoffMax  = 10 * time.Minute
 )
 
+// maxBackoffSpan is the longest a backoff record holds from its Since:
+// the longest wait, or a token's whole life for a record that holds until
+// the token's end (credentials that cannot be renewed without a person).
+const maxBackoffSpan = max(backoffMax, token.Lifetime)
+
 // BackoffWait is how long the failures-th failure in a row holds off.
 func BackoffWait(failures int) time.Duration {
 	d := backoffBase
@@ -107,13 +114,25 @@ func WatchStamp(path string) string {
 	return strconv.FormatInt(st.Size(), 10) + "@" + strconv.FormatInt(st.ModTime().UnixNano(), 10)
 }
 
+// End is when b stops holding: its Until, but never later than the
+// longest record ekstoken writes holds from its Since. A record that says
+// later (a clock set forward while it was written, a file edited or
+// planted) would otherwise hold off refreshes, and fail runs without a
+// terminal, until someone cleared it.
+func (b Backoff) End() time.Time {
+	if limit := b.Since.Add(maxBackoffSpan); limit.Before(b.Until) {
+		return limit
+	}
+	return b.Until
+}
+
 // InForce says whether b, read for the identity whose Key is key, holds
 // at now.
 func (b Backoff) InForce(key string, now time.Time) bool {
 	switch {
 	case b.Format != BackoffFormat || b.Key != key:
 		return false
-	case !now.Before(b.Until) || b.Since.After(now.Add(maxFutureSkew)):
+	case !now.Before(b.End()) || b.Since.After(now.Add(maxFutureSkew)):
 		// Over, or written by a clock since set back.
 		return false
 	case b.WatchFile != "" && WatchStamp(b.WatchFile) != b.WatchStamp:
@@ -137,14 +156,18 @@ func ReadBackoff(r Reader, key string) (Backoff, bool) {
 }
 
 // ParseBackoff decodes a backoff record as json.Unmarshal into Backoff
-// does, for the records ekstoken writes, without reflection: a hit in its
-// refresh window reads it.
+// does, without reflection: a hit in its refresh window reads it. Like
+// json.Unmarshal it refuses a field of the wrong type and leaves a missing
+// or null one zero (a zero Until is a backoff that is over).
 func ParseBackoff(b []byte) (Backoff, error) {
 	v, err := jsonlite.Parse(b)
 	if err != nil {
 		return Backoff{}, err
 	}
 	var bo Backoff
+	if v.Kind == jsonlite.Null {
+		return bo, nil
+	}
 	if v.Kind != jsonlite.Object {
 		return Backoff{}, errors.New("backoff record is not a JSON object")
 	}
@@ -156,8 +179,13 @@ func ParseBackoff(b []byte) (Backoff, error) {
 		{"watchFile", &bo.WatchFile}, {"watchStamp", &bo.WatchStamp},
 		{"cluster", &bo.Cluster}, {"region", &bo.Region}, {"profile", &bo.Profile},
 	} {
-		if m, ok := v.Get(f.key); ok && m.Kind == jsonlite.String {
+		m, ok := v.Get(f.key)
+		switch {
+		case !ok || m.Kind == jsonlite.Null:
+		case m.Kind == jsonlite.String:
 			*f.to = m.Str
+		default:
+			return Backoff{}, errors.New("backoff record field " + f.key + " is not a string")
 		}
 	}
 	for _, f := range []struct {
@@ -165,8 +193,11 @@ func ParseBackoff(b []byte) (Backoff, error) {
 		to  *time.Time
 	}{{"since", &bo.Since}, {"until", &bo.Until}} {
 		m, ok := v.Get(f.key)
-		if !ok || m.Kind != jsonlite.String {
-			return Backoff{}, errors.New("backoff record field " + f.key + " is missing")
+		switch {
+		case !ok || m.Kind == jsonlite.Null:
+			continue
+		case m.Kind != jsonlite.String:
+			return Backoff{}, errors.New("backoff record field " + f.key + " is not a string")
 		}
 		t, err := time.Parse(time.RFC3339Nano, m.Str)
 		if err != nil {
@@ -174,14 +205,20 @@ func ParseBackoff(b []byte) (Backoff, error) {
 		}
 		*f.to = t
 	}
-	if m, ok := v.Get("failures"); ok && m.Kind == jsonlite.Number {
+	if m, ok := v.Get("failures"); ok && m.Kind != jsonlite.Null {
+		if m.Kind != jsonlite.Number {
+			return Backoff{}, errors.New("backoff record field failures is not a number")
+		}
 		n, err := strconv.Atoi(m.Str)
 		if err != nil {
 			return Backoff{}, errors.New("backoff record field failures: " + err.Error())
 		}
 		bo.Failures = n
 	}
-	if m, ok := v.Get("needsPerson"); ok && m.Kind == jsonlite.Bool {
+	if m, ok := v.Get("needsPerson"); ok && m.Kind != jsonlite.Null {
+		if m.Kind != jsonlite.Bool {
+			return Backoff{}, errors.New("backoff record field needsPerson is not a boolean")
+		}
 		bo.NeedsPerson = m.Bool
 	}
 	return bo, nil
@@ -191,3 +228,28 @@ func ParseBackoff(b []byte) (Backoff, error) {
 // holds for the SSO session whose token cache file is tokenFile (or, when
 // unknown, for the profile).
 func SSOLoginName(tokenFile string) string { return "sso-" + nameHash(tokenFile) }
+
+// Inert is s, or s quoted as Go quotes strings (without the quotes) when
+// it holds anything a terminal would act on rather than show: control
+// characters, escape sequences, bytes that are not UTF-8. What a backoff
+// record says is printed (in kubectl's error, by doctor), and the record
+// is a file anything running as the user may have written: printed through
+// Inert, its escape sequences are shown, never acted on. It uses strconv's
+// table of printable runes, not package unicode, too heavy for the hit
+// path, which reads backoff records.
+func Inert(s string) string {
+	if utf8.ValidString(s) {
+		printable := true
+		for _, r := range s {
+			if !strconv.IsPrint(r) {
+				printable = false
+				break
+			}
+		}
+		if printable {
+			return s
+		}
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
+}

@@ -49,33 +49,33 @@ func FuzzParseEntryAgreesWithEncodingJSON(f *testing.F) {
 	})
 }
 
-// exactOnceKeys: raw is not valid JSON (both must refuse it), or no object
-// in it repeats a key or holds one that only case-folds to a field of
-// Entry (encoding/json matches those too; ParseEntry does not).
-func exactOnceKeys(raw string) bool {
+// entryFields are the JSON names of Entry's fields, as ekstoken writes
+// them.
+var entryFields = []string{"format", "key", "token", "credentialsExpire", "cluster", "region", "profile", "roleArn", "accessKeyId", "credentialSource", "ssoTokenFile"}
+
+// exactOnceKeys is exactOnceKeysOf for Entry.
+func exactOnceKeys(raw string) bool { return exactOnceKeysOf(raw, entryFields) }
+
+// exactOnceKeysOf: raw is not valid JSON (both must refuse it), or no
+// object in it repeats a key or holds one that only case-folds to one of
+// names, the struct's field names (encoding/json matches those too; the
+// hand-written readers do not).
+func exactOnceKeysOf(raw string, names []string) bool {
 	v, err := jsonlite.Parse([]byte(raw))
 	if err != nil {
 		return true
 	}
-	fields := map[string]bool{}
-	for _, k := range []string{"format", "key", "token", "credentialsExpire", "cluster", "region", "profile", "roleArn", "accessKeyId", "credentialSource", "ssoTokenFile"} {
-		fields[strings.ToLower(k)] = true
+	fields, exact := map[string]bool{}, map[string]bool{}
+	for _, k := range names {
+		fields[strings.ToLower(k)], exact[k] = true, true
 	}
 	seen := map[string]bool{}
 	for _, m := range v.Members {
 		k := strings.ToLower(m.Key)
-		if seen[k] || fields[k] && !fieldNamed(m.Key) || strings.ContainsAny(m.Key, "\u212a\u017f") {
+		if seen[k] || fields[k] && !exact[m.Key] || strings.ContainsAny(m.Key, "\u212a\u017f") {
 			return false
 		}
 		seen[k] = true
 	}
 	return true
-}
-
-func fieldNamed(k string) bool {
-	switch k {
-	case "format", "key", "token", "credentialsExpire", "cluster", "region", "profile", "roleArn", "accessKeyId", "credentialSource", "ssoTokenFile":
-		return true
-	}
-	return false
 }

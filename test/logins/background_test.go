@@ -115,10 +115,11 @@ func testBackgroundMFA(t *testing.T, bin string) {
 
 	// The hit, with --debug: the refresh it starts logs to the cache's
 	// background.log, where a prompt would show.
-	stdout, stderr, code := runBin(t, bin, env, append(args, "--debug")...)
-	checkHitServed(t, "the hit that starts the refresh", stdout, stderr, code, tok)
+	tok = signsWithCachedThenFails(t, bin, sb, clk, env, tok, args...)
 	checkSignedWith(t, tok, role.identity())
-	sb.WaitBackground(t)
+	if got := sts.Actions(); len(got) != 1 {
+		t.Fatalf("STS calls %v, want the one AssumeRole: the refresh signs with the cached session", got)
+	}
 
 	log := readFileString(t, filepath.Join(sb.cacheDir, "background.log"))
 	if !strings.Contains(log, "background refresh failed") {
@@ -139,6 +140,35 @@ func testBackgroundMFA(t *testing.T, bin string) {
 	if got := sts.Actions(); len(got) != 1 {
 		t.Errorf("STS calls %v, want only the person's AssumeRole", got)
 	}
+}
+
+// signsWithCachedThenFails starts, with a hit, the refresh of tok, due
+// while renewing the credentials needs a person: the credentials still
+// give a token the life they always gave, so the refresh signs with them,
+// asking nobody and backing off nothing. It then moves the clock to 5
+// minutes before the credentials end, where no token can be had without a
+// person, and starts the next refresh with a hit, which must fail. It
+// returns the token that hit printed.
+func signsWithCachedThenFails(t *testing.T, bin string, sb *sandbox, clk *fakeClock, env []string, tok string, args ...string) string {
+	t.Helper()
+	stdout, stderr, code := runBin(t, bin, env, append(args, "--debug")...)
+	checkHitServed(t, "the hit that starts the refresh", stdout, stderr, code, tok)
+	sb.WaitBackground(t)
+	if bs := sb.backoffs(t); len(bs) != 0 {
+		t.Fatalf("backoff records %+v after a refresh that could sign with the cached credentials", bs)
+	}
+	stdout, stderr, code = runBin(t, bin, env, args...)
+	if code != 0 {
+		t.Fatalf("the hit after the refresh: exit %d: %s", code, stderr)
+	}
+	tok = parseCredential(t, stdout).Status.Token
+	clk.checkSignedAt(t, tok)
+
+	clk.set(t, sb.credentialsEnd(t).Add(-5*time.Minute))
+	stdout, stderr, code = runBin(t, bin, env, append(args, "--debug")...)
+	checkHitServed(t, "the hit that starts the second refresh", stdout, stderr, code, tok)
+	sb.WaitBackground(t)
+	return tok
 }
 
 // checkFurtherHits checks that hits while the backoff bo holds start no
@@ -190,10 +220,8 @@ func testBackgroundSSO(t *testing.T, bin string) {
 	// The SSO session has expired (the SDK reads the token file's
 	// expiry against the real clock, so the file says so).
 	s.writeToken(t, "fresh-access-token", time.Now().Add(-time.Minute))
-	stdout, stderr, code = runBin(t, bin, env, args...)
-	checkHitServed(t, "the hit that starts the refresh", stdout, stderr, code, tok)
+	tok = signsWithCachedThenFails(t, bin, s.sb, clk, env, tok, args...)
 	checkSignedWith(t, tok, s.creds.identity())
-	s.sb.WaitBackground(t)
 
 	if n := countLines(t, awsRuns); n != 0 {
 		t.Errorf("the background refresh ran aws %d times, want never", n)

@@ -173,10 +173,9 @@ func TestSimulatedDay(t *testing.T) {
 			if misses := res.Misses(); !slices.Equal(misses, []int{0}) {
 				t.Errorf("foreground misses at calls %s; want only the first", describe(res, misses))
 			}
-			// A call that waited for a resolution took at least `slow`.
-			if waited := slowCalls(res, 1); len(waited) > 0 {
-				t.Errorf("%d calls after the first took %v or more (waited for credentials): %s", len(waited), slow, describe(res, waited))
-			}
+			// No latency bound: a call that printed the cached token
+			// resolved nothing, whatever the machine's load made it take;
+			// the latencies are the bench's (bench/simday.go).
 			if lo, hi := sessionsBounds(workday, tokencache.DefaultRefreshAhead); resolutions < lo || resolutions > hi {
 				t.Errorf("credentials resolved %d times in %v of %v sessions, want %d to %d", resolutions, workday, session, lo, hi)
 			}
