@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -91,6 +92,21 @@ func newSmoke(t *testing.T) *smoke {
 	}
 	if err := keeper.Start(); err != nil {
 		t.Fatalf("wine cmd.exe: %v", err)
+	}
+	// Wait until cmd.exe runs, so that it, with the null device for
+	// output, started the server: a server that a run with our pipes
+	// starts keeps them open, and that run's Wait never ends.
+	ready := filepath.Join(dir, "keeper-ready")
+	if _, err := io.WriteString(stdin, "echo ready> "+winPath(ready)+"\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(ready); err == nil {
+			break
+		}
+		if time.Since(start) > time.Minute {
+			t.Fatal("wine cmd.exe did not start within a minute")
+		}
 	}
 	t.Cleanup(func() {
 		stdin.Close()
