@@ -180,6 +180,9 @@ func (s Store) Lock(ctx context.Context, name string, w Wait) (*Lock, error) {
 		return nil, err
 	}
 	path := filepath.Join(s.Dir, name+".lock")
+	if err := createLockFile(path); err != nil {
+		return nil, fmt.Errorf("create lock file: %w", err)
+	}
 	// The lock file is opened without following a symlink, like entries.
 	fl := flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR|noFollow))
 	start := time.Now()
@@ -246,8 +249,9 @@ func readMark(path string) (string, bool) {
 // locks a new one: the two refresh in parallel once, which costs a
 // duplicate refresh, never a wrong entry.
 //
-// Where the file cannot be removed (Windows refuses to remove an open
-// file), it stays: a lock file holds nothing but a mark.
+// Windows refuses to remove a file that is open, our own handle included:
+// there it is removed just after our lock is released, and stays if
+// another process opened it in between (see removeLocked).
 func (s Store) removeLockIfFree(name string) bool {
 	path := filepath.Join(s.Dir, name+".lock")
 	if !isLockFile(path) {
@@ -258,8 +262,7 @@ func (s Store) removeLockIfFree(name string) bool {
 	if err != nil || !ok {
 		return false
 	}
-	defer func() { _ = fl.Unlock() }()
-	return os.Remove(path) == nil
+	return removeLocked(fl, path)
 }
 
 // LookLockLook is the refresh protocol shared by tokens and credentials:

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ekstoken/ekstoken/internal/testenv/tmpdir"
 )
 
 // TestLockWaitBoundedByHolder: a holder that works unattended is waited for
@@ -31,7 +33,7 @@ func TestLockWaitBoundedByHolder(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			dir := filepath.Join(t.TempDir(), "cache")
+			dir := filepath.Join(tmpdir.New(t), "cache")
 			holder := Store{Dir: dir, Holds: &Holds{}}
 			l, err := holder.Lock(context.Background(), K, forever)
 			if err != nil {
@@ -77,7 +79,7 @@ func TestLockWaitBoundedByHolder(t *testing.T) {
 // TestStaleMarkIgnored: a mark left by a holder that died while prompting
 // does not make the next waiter wait long for an unattended holder.
 func TestStaleMarkIgnored(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "cache")
+	dir := filepath.Join(tmpdir.New(t), "cache")
 	s := Store{Dir: dir}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -98,7 +100,7 @@ func TestStaleMarkIgnored(t *testing.T) {
 // TestMarkClearedAfterPrompt: once the holder is done with the person, the
 // mark is gone, and a new waiter waits only Short.
 func TestMarkClearedAfterPrompt(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "cache")
+	dir := filepath.Join(tmpdir.New(t), "cache")
 	h := &Holds{}
 	s := Store{Dir: dir, Holds: h}
 	l, err := s.Lock(context.Background(), K, forever)

@@ -110,9 +110,10 @@ func (s Store) write(name string, v any, durable bool) error {
 	if err := s.ensureDir(); err != nil {
 		return err
 	}
-	// os.CreateTemp creates the file 0600 with O_EXCL: private from its
-	// first moment, whatever the umask.
-	tmp, err := os.CreateTemp(s.Dir, "."+name+".*.tmp")
+	// The temp file is created exclusively and private from its first
+	// moment: 0600 whatever the umask, or on Windows an owner-only DACL
+	// (store_windows.go).
+	tmp, err := createTemp(s.Dir, name)
 	if err != nil {
 		return fmt.Errorf("create cache file: %w", err)
 	}
@@ -286,6 +287,11 @@ func (s Store) RemoveUnused(now time.Time) (int, error) {
 func (s Store) list() ([]fs.DirEntry, error) {
 	des, err := os.ReadDir(s.Dir)
 	if errors.Is(err, fs.ErrNotExist) {
+		// Windows may say "path not found" for a regular file in the
+		// directory's place (wine does): that is no empty cache.
+		if st, serr := os.Stat(s.Dir); serr == nil && !st.IsDir() {
+			return nil, fmt.Errorf("list cache: %s is not a directory", s.Dir)
+		}
 		return nil, nil
 	}
 	if err != nil {
@@ -359,7 +365,8 @@ func (s Store) CheckDir() error {
 }
 
 // ensureDir creates the directory, and the parents it lacks, 0700 (mkdir
-// only narrows that by the umask, so no moment is wider), or accepts an
+// only narrows that by the umask, so no moment is wider; on Windows with an
+// owner-only DACL from the moment it exists), or accepts an
 // existing one as it is. It changes the mode of nothing: a directory that
 // others can write is refused, since another user could swap entries in
 // it, and so is one that another user owns.
@@ -371,7 +378,7 @@ func (s Store) ensureDir() error {
 	if s.Dir == "" {
 		return errors.New("no cache directory")
 	}
-	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+	if err := mkdirAll(s.Dir); err != nil {
 		return fmt.Errorf("create cache directory: %w", err)
 	}
 	st, err := os.Stat(s.Dir)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ekstoken/ekstoken/internal/entryfile"
+	"github.com/ekstoken/ekstoken/internal/testenv/tmpdir"
 	"github.com/gofrs/flock"
 	"github.com/google/go-cmp/cmp"
 )
@@ -29,7 +30,7 @@ type entry struct {
 // newStore returns a store whose directory does not exist yet.
 func newStore(t *testing.T) Store {
 	t.Helper()
-	return Store{Dir: filepath.Join(t.TempDir(), "cache")}
+	return Store{Dir: filepath.Join(tmpdir.New(t), "cache")}
 }
 
 // dirNames lists every name in dir, hidden files and temp files included.
@@ -502,7 +503,7 @@ func TestDirProblems(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			base := t.TempDir()
+			base := tmpdir.New(t)
 			s := Store{Dir: tc.dir(t, base)}
 			if err := s.Write(K, entry{Token: "t"}); err == nil {
 				t.Error("Write succeeded")
@@ -524,7 +525,7 @@ func TestDirProblems(t *testing.T) {
 
 func TestWriteCreatesMissingParents(t *testing.T) {
 	t.Parallel()
-	s := Store{Dir: filepath.Join(t.TempDir(), "a", "b", "cache")}
+	s := Store{Dir: filepath.Join(tmpdir.New(t), "a", "b", "cache")}
 	if err := s.Write(K, entry{Token: "t"}); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
@@ -535,7 +536,12 @@ func TestWriteCreatesMissingParents(t *testing.T) {
 }
 
 // TestConcurrentWriteRead: readers racing writers on one entry see one
-// whole written value every time, never an error and never a mix.
+// whole written value every time, never an error and never a mix. On
+// Windows a reader may be refused while a rename replaces the entry, and a
+// rename may be refused, after two seconds of retries, while readers hold
+// the entry (sharingRefused): the reader takes it as a miss and the writer
+// still prints its token, so neither is wrong, only slower; a mixed or
+// unknown value still fails the test.
 func TestConcurrentWriteRead(t *testing.T) {
 	t.Parallel()
 	const (
@@ -572,7 +578,7 @@ func TestConcurrentWriteRead(t *testing.T) {
 		wg.Go(func() {
 			<-start
 			for r := range rounds {
-				if err := s.Write("same", valueOf(w, r)); err != nil {
+				if err := s.Write("same", valueOf(w, r)); err != nil && !sharingRefused(err) {
 					errs <- fmt.Errorf("writer %d round %d: %w", w, r, err)
 				}
 			}
@@ -584,7 +590,9 @@ func TestConcurrentWriteRead(t *testing.T) {
 			for i := range rounds * 4 {
 				var got entry
 				if err := s.Read("same", &got); err != nil {
-					errs <- fmt.Errorf("reader %d read %d: %w", rd, i, err)
+					if !sharingRefused(err) {
+						errs <- fmt.Errorf("reader %d read %d: %w", rd, i, err)
+					}
 					continue
 				}
 				want, ok := values[got.Token]

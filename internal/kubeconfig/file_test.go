@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ekstoken/ekstoken/internal/testenv/tmpdir"
 )
 
 var (
@@ -67,7 +69,7 @@ func dirNames(t *testing.T, dir string) []string {
 func TestWrite(t *testing.T) {
 	for _, mode := range []fs.FileMode{0o600, 0o644, 0o640} {
 		t.Run(mode.String(), func(t *testing.T) {
-			dir := t.TempDir()
+			dir := tmpdir.New(t)
 			path := filepath.Join(dir, "config")
 			writeFile(t, path, oldBytes, mode)
 			if err := Write(path, oldBytes, newBytes); err != nil {
@@ -89,7 +91,7 @@ func TestWrite(t *testing.T) {
 func TestWriteRefusesWhileLocked(t *testing.T) {
 	defer func(d time.Duration) { lockWait = d }(lockWait)
 	lockWait = 200 * time.Millisecond
-	dir := t.TempDir()
+	dir := tmpdir.New(t)
 	path := filepath.Join(dir, "config")
 	writeFile(t, path, oldBytes, 0o600)
 	writeFile(t, path+".lock", nil, 0o600)
@@ -139,7 +141,7 @@ func TestLockMessages(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, op := range []string{"Write", "Undo"} {
-				dir := t.TempDir()
+				dir := tmpdir.New(t)
 				path := filepath.Join(dir, "config")
 				writeFile(t, path, oldBytes, 0o600)
 				writeFile(t, path+".lock", []byte(tc.lock), 0o600)
@@ -147,7 +149,7 @@ func TestLockMessages(t *testing.T) {
 				if op == "Write" {
 					err = Write(path, oldBytes, newBytes)
 				} else {
-					log := UndoLog{Dir: t.TempDir()}
+					log := UndoLog{Dir: tmpdir.New(t)}
 					fakeRecord(t, log, path)
 					_, err = log.Undo(path)
 				}
@@ -174,7 +176,7 @@ func TestLockMessages(t *testing.T) {
 // The lock ekstoken takes names it, so that a later run can tell a lock
 // of a killed ekstoken.
 func TestLockNamesOwner(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "config")
+	path := filepath.Join(tmpdir.New(t), "config")
 	err := locked(path, func() error {
 		b := mustRead(t, path+".lock")
 		pid, host, ok := parseLockOwner(string(b))
@@ -193,7 +195,7 @@ func TestLockNamesOwner(t *testing.T) {
 }
 
 func TestWriteRefusesChangedFile(t *testing.T) {
-	dir := t.TempDir()
+	dir := tmpdir.New(t)
 	path := filepath.Join(dir, "config")
 	writeFile(t, path, []byte("edited meanwhile\n"), 0o600)
 	if err := Write(path, oldBytes, newBytes); !errors.Is(err, ErrChanged) {
@@ -212,7 +214,7 @@ func TestWriteRefusesChangedFile(t *testing.T) {
 }
 
 func TestWriteNewFile(t *testing.T) {
-	dir := t.TempDir()
+	dir := tmpdir.New(t)
 	path := filepath.Join(dir, "sub-config")
 	if err := Write(path, nil, newBytes); err != nil {
 		t.Fatal(err)
@@ -233,7 +235,7 @@ func TestWriteSymlink(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("symlinks need privileges on Windows")
 	}
-	dir := t.TempDir()
+	dir := tmpdir.New(t)
 	target := filepath.Join(dir, "dotfiles-kubeconfig")
 	writeFile(t, target, oldBytes, 0o640)
 	link := filepath.Join(dir, "config")
@@ -274,7 +276,7 @@ func TestWriteInPlaceWhenRenameCannotReplace(t *testing.T) {
 		} {
 			t.Run(fmt.Sprintf("%v/%s", errno, tc.name), func(t *testing.T) {
 				failRename(t, errno)
-				dir := t.TempDir()
+				dir := tmpdir.New(t)
 				path := filepath.Join(dir, "config")
 				writeFile(t, path, tc.from, 0o640)
 				before, _ := os.Stat(path)
@@ -300,7 +302,7 @@ func TestWriteInPlaceWhenRenameCannotReplace(t *testing.T) {
 	t.Run("other errors", func(t *testing.T) {
 		for _, errno := range []syscall.Errno{syscall.EACCES, syscall.ENOSPC, syscall.EIO} {
 			failRename(t, errno)
-			dir := t.TempDir()
+			dir := tmpdir.New(t)
 			path := filepath.Join(dir, "config")
 			writeFile(t, path, oldBytes, 0o600)
 			if err := Write(path, oldBytes, newBytes); !errors.Is(err, errno) {
@@ -322,7 +324,7 @@ func TestStaleLockNoWait(t *testing.T) {
 	defer func(d time.Duration) { lockWait = d }(lockWait)
 	lockWait = time.Hour
 	host, _ := os.Hostname()
-	path := filepath.Join(t.TempDir(), "config")
+	path := filepath.Join(tmpdir.New(t), "config")
 	writeFile(t, path, oldBytes, 0o600)
 	writeFile(t, path+".lock", fmt.Appendf(nil, "ekstoken pid=%d host=%s\n", deadPID(t), host), 0o600)
 	start := time.Now()

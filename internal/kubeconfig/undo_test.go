@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/ekstoken/ekstoken/internal/testenv/tmpdir"
 	"github.com/ekstoken/ekstoken/internal/yamledit"
 	"github.com/google/go-cmp/cmp"
 	"gopkg.in/yaml.v3"
@@ -23,7 +24,7 @@ import (
 // the input has nothing to rewrite.
 func setupFile(t *testing.T, src []byte) (path string, log UndoLog, written []byte, users []string) {
 	t.Helper()
-	dir := t.TempDir()
+	dir := tmpdir.New(t)
 	path = filepath.Join(dir, "config")
 	log = UndoLog{Dir: filepath.Join(dir, "home", ".kube", "ekstoken", "undo")}
 	writeFile(t, path, src, 0o600)
@@ -317,7 +318,7 @@ func TestUndoSeveralSetups(t *testing.T) {
 			continue
 		}
 		t.Run(filepath.Base(in), func(t *testing.T) {
-			dir := t.TempDir()
+			dir := tmpdir.New(t)
 			path := filepath.Join(dir, "config")
 			log := UndoLog{Dir: filepath.Join(dir, "undo")}
 			writeFile(t, path, src, 0o644)
@@ -355,7 +356,7 @@ func TestUndoSeveralSetups(t *testing.T) {
 func TestWriteSetupRecordsFirst(t *testing.T) {
 	in := rewritable(t)[0]
 	src := read(t, in)
-	dir := t.TempDir()
+	dir := tmpdir.New(t)
 	path := filepath.Join(dir, "config")
 	log := UndoLog{Dir: filepath.Join(dir, "undo")}
 	writeFile(t, path, src, 0o600)
@@ -406,7 +407,7 @@ func TestSetupUndoInPlace(t *testing.T) {
 	failRename(t, syscall.EBUSY)
 	for _, in := range rewritable(t) {
 		src := read(t, in)
-		dir := t.TempDir()
+		dir := tmpdir.New(t)
 		path := filepath.Join(dir, "config")
 		log := UndoLog{Dir: filepath.Join(dir, "undo")}
 		writeFile(t, path, src, 0o600)
@@ -481,7 +482,7 @@ func TestUndoAdviceIsChecked(t *testing.T) {
 	// A record whose original is empty or not a kubeconfig is never
 	// offered for copying.
 	for _, bad := range [][]byte{nil, []byte("  \n"), []byte("users: [\n")} {
-		dir := t.TempDir()
+		dir := tmpdir.New(t)
 		if err := exportOriginal(filepath.Join(dir, "x.kubeconfig"), bad); err == nil {
 			t.Errorf("exportOriginal(%q) succeeded", bad)
 		}
@@ -491,7 +492,7 @@ func TestUndoAdviceIsChecked(t *testing.T) {
 // kubectl skips files of a KUBECONFIG list that do not exist: so does
 // undo, without locking or creating anything.
 func TestUndoMissingFile(t *testing.T) {
-	dir := t.TempDir()
+	dir := tmpdir.New(t)
 	log := UndoLog{Dir: filepath.Join(dir, "undo")}
 	for _, path := range []string{
 		filepath.Join(dir, "missing-dir", "config"),
@@ -589,7 +590,7 @@ func (d *doc) entriesNamed(name string) []*yaml.Node { return d.usersByName()[na
 // keeps the record, which is what undoes the change, and says so.
 func TestWriteSetupKeepsRecordOnLateFailure(t *testing.T) {
 	src := read(t, rewritable(t)[0])
-	dir := t.TempDir()
+	dir := tmpdir.New(t)
 	path := filepath.Join(dir, "config")
 	log := UndoLog{Dir: filepath.Join(dir, "undo")}
 	writeFile(t, path, src, 0o600)

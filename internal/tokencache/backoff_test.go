@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ekstoken/ekstoken/internal/cache"
+	"github.com/ekstoken/ekstoken/internal/testenv/tmpdir"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -67,7 +68,7 @@ func FuzzParseBackoffAgreesWithEncodingJSON(f *testing.F) {
 // A record ekstoken writes reads back whole, through the cache store as
 // the hit path reads it; another identity's record, or none, is no record.
 func TestReadBackoffRoundTrip(t *testing.T) {
-	s := cache.Store{Dir: t.TempDir()}
+	s := cache.Store{Dir: tmpdir.New(t)}
 	for _, bo := range []Backoff{
 		{Format: BackoffFormat, Key: "key-a", Failures: 4, Since: time.Date(2026, 11, 29, 12, 0, 0, 5, time.UTC),
 			Until: time.Date(2026, 11, 29, 12, 8, 0, 5, time.UTC), Message: "run \"aws sso login\"\n", NeedsPerson: true,
@@ -138,7 +139,7 @@ func TestBackoffWait(t *testing.T) {
 
 func TestBackoffInForce(t *testing.T) {
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	dir := t.TempDir()
+	dir := tmpdir.New(t)
 	watch := filepath.Join(dir, "sso.json")
 	if err := os.WriteFile(watch, []byte(`{"accessToken":"a"}`), 0o600); err != nil {
 		t.Fatal(err)
@@ -254,7 +255,7 @@ func rewrite(path, content string, age time.Duration) func(*testing.T) {
 }
 
 func TestWatchStamp(t *testing.T) {
-	dir := t.TempDir()
+	dir := tmpdir.New(t)
 	p := filepath.Join(dir, "f")
 	if got := WatchStamp(""); got != "" {
 		t.Errorf(`WatchStamp("") = %q`, got)

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ekstoken/ekstoken/internal/testenv/tmpdir"
 )
 
 func TestDiff(t *testing.T) {
@@ -133,7 +135,7 @@ func TestDiffRandomEdits(t *testing.T) {
 // checkPatch checks that GNU patch, given d, makes new of old.
 func checkPatch(t *testing.T, patch, old, new, d string) {
 	t.Helper()
-	f := filepath.Join(t.TempDir(), "config")
+	f := filepath.Join(tmpdir.New(t), "config")
 	if err := os.WriteFile(f, []byte(old), 0o600); err != nil {
 		t.Fatal(err)
 	}
