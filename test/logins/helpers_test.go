@@ -138,7 +138,7 @@ func countLines(t *testing.T, path string) int {
 // 127.0.0.1.
 func run(t *testing.T, env []string, args ...string) (stdout, stderr string, exit int) {
 	t.Helper()
-	r := harness.Proc{Env: env}.MustExit(t, ekstokenBin, args...)
+	r := harness.Proc{Env: env}.MustExit(t, suite.Bin, args...)
 	return r.Stdout, r.Stderr, r.Code()
 }
 
@@ -256,7 +256,7 @@ func (a assumedRole) identity() fakeeks.Identity {
 // motoRoles lists the roles moto has handed out.
 func motoRoles(t *testing.T) []assumedRole {
 	t.Helper()
-	resp, err := http.Get(motoURL + "/moto-api/data.json")
+	resp, err := http.Get(suite.MotoURL + "/moto-api/data.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,11 +310,11 @@ type stsServer struct {
 // moto_server, testenv decides what happens to the test.
 func startSTS(t *testing.T) *stsServer {
 	t.Helper()
-	if motoURL == "" {
+	if suite.MotoURL == "" {
 		testenv.RequireTool(t, "moto_server")
 		t.Fatal("moto_server is on PATH but did not start")
 	}
-	resp, err := http.Post(motoURL+"/moto-api/reset", "", nil)
+	resp, err := http.Post(suite.MotoURL+"/moto-api/reset", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +322,7 @@ func startSTS(t *testing.T) *stsServer {
 	if n := len(motoRoles(t)); n != 0 {
 		t.Fatalf("moto still has %d roles after a reset", n)
 	}
-	target, _ := url.Parse(motoURL)
+	target, _ := url.Parse(suite.MotoURL)
 	s := &stsServer{}
 	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target) }}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

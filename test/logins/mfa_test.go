@@ -134,7 +134,7 @@ func TestMFASessionServesRunsWithoutTerminal(t *testing.T) {
 // input once prompt shows, and returns stdout and all the terminal showed.
 func runOnTerminal(t *testing.T, env []string, prompt, input string, args ...string) (stdout, screen string) {
 	t.Helper()
-	return runBinOnTerminal(t, ekstokenBin, env, prompt, input, args...)
+	return runBinOnTerminal(t, suite.Bin, env, prompt, input, args...)
 }
 
 // runBinOnTerminal is runOnTerminal with the binary bin.

@@ -205,7 +205,7 @@ func TestSSOLoginOncePerSession(t *testing.T) {
 			clusters := []string{"alpha", "beta", "gamma"}
 			var runs [3]func() harness.Result
 			for i, c := range clusters {
-				runs[i] = harness.Proc{Env: env}.Prepare(t, ekstokenBin, tokenArgs(c, "--sso-login")...)
+				runs[i] = harness.Proc{Env: env}.Prepare(t, suite.Bin, tokenArgs(c, "--sso-login")...)
 			}
 			results := make([]harness.Result, n)
 			var wg sync.WaitGroup

@@ -55,11 +55,11 @@ var logins = []login{
 // take `slow` and end `session` after the fake time.
 func assumedRole(t *testing.T, sb *sandbox.Sandbox, clock simday.Clock) ([]string, func(time.Time) error, func() int) {
 	t.Helper()
-	if motoURL == "" {
+	if suite.MotoURL == "" {
 		testenv.RequireTool(t, "moto_server")
 		t.Fatal("moto_server is on PATH but did not start")
 	}
-	sts, err := simday.StartSTS(motoURL, clock)
+	sts, err := simday.StartSTS(suite.MotoURL, clock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func simulate(t *testing.T, l login, d time.Duration, flags ...string) (simday.R
 	}
 	began := time.Now()
 	res, err := simday.Run(t.Context(), simday.Options{
-		Bin: ekstokenBin, Args: append([]string{"token", "--cluster-name", cluster, "--region", region}, flags...),
+		Bin: suite.Bin, Args: append([]string{"token", "--cluster-name", cluster, "--region", region}, flags...),
 		Env: env, CacheDir: sb.CacheDir, Clock: clock,
 		Start: start, Step: step, Duration: d, Tick: tick,
 	})
