@@ -127,7 +127,7 @@ func newRoot(env *Env) *cobra.Command {
 	}
 	eks.AddCommand(newTokenCommand(env, g, "get-token", true))
 	root.AddCommand(newTokenCommand(env, g, "token", false), eks,
-		newSetupCommand(env), newUpdateKubeconfigCommand(env, g),
+		newSetupCommand(env), newUpdateKubeconfigCommand(env, g), newDiscoverCommand(env),
 		newStatusCommand(env, g), newClearCommand(env, g), newVersionCommand(env),
 		newWhoamiCommand(env, g), newDoctorCommand(env))
 	return root

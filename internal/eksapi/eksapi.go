@@ -204,7 +204,20 @@ func (c Client) get(ctx context.Context, path string, query url.Values, out any)
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	err := c.do(ctx, u, timeout, out)
+	err := c.do(ctx, http.MethodGet, u, "eks", nil, timeout, func(status int, h http.Header, body []byte) error {
+		if status != http.StatusOK {
+			var e struct {
+				Message string `json:"message"`
+			}
+			_ = json.Unmarshal(body, &e)
+			kind, _, _ := strings.Cut(h.Get("X-Amzn-Errortype"), ":")
+			if kind == "" {
+				kind = http.StatusText(status)
+			}
+			return &APIError{Code: kind, Message: e.Message, Status: status}
+		}
+		return json.Unmarshal(body, out)
+	})
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 		return fmt.Errorf("no complete answer from %s within %v: check the network, --endpoint-url and AWS_ENDPOINT_URL", base, timeout)
 	}
@@ -214,19 +227,51 @@ func (c Client) get(ctx context.Context, path string, query url.Values, out any)
 // DefaultTimeout is how long one EKS API call may take.
 const DefaultTimeout = time.Minute
 
-// do sends a signed GET of u. Only the exchange with the API is timed:
-// getting credentials may wait for a person (an MFA code).
-func (c Client) do(ctx context.Context, u string, timeout time.Duration, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+// APIError is an error answer of an AWS API: its code
+// (AccessDeniedException, ThrottlingException, AuthFailure...) and message.
+type APIError struct {
+	Code, Message string
+	Status        int
+}
+
+func (e *APIError) Error() string { return e.Code + ": " + e.Message }
+
+// Throttled says the API asked to slow down: the call may be tried again
+// after a while.
+func (e *APIError) Throttled() bool {
+	switch e.Code {
+	case "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded", "RequestThrottled", "SlowDown":
+		return true
+	}
+	return e.Status == http.StatusTooManyRequests
+}
+
+// do sends a signed request for service to u and hands the answer to
+// decode. Only the exchange with the API is timed: getting credentials
+// may wait for a person (an MFA code).
+func (c Client) do(ctx context.Context, method, u, service string, form url.Values, timeout time.Duration, decode func(status int, h http.Header, body []byte) error) error {
+	var payload []byte
+	if form != nil {
+		payload = []byte(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(payload))
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Accept", "application/json")
+	hash := emptyPayloadHash
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+		sum := sha256.Sum256(payload)
+		hash = hex.EncodeToString(sum[:])
+	} else {
+		req.Body, req.ContentLength = http.NoBody, 0
+		req.Header.Set("Accept", "application/json")
+	}
 	creds, err := c.Config.Credentials.Retrieve(ctx)
 	if err != nil {
 		return fmt.Errorf("get AWS credentials: %w", err)
 	}
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, emptyPayloadHash, "eks", c.Config.Region, c.Now()); err != nil {
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hash, service, c.Config.Region, c.Now()); err != nil {
 		return fmt.Errorf("sign request: %w", err)
 	}
 	client := c.Config.HTTPClient
@@ -244,19 +289,11 @@ func (c Client) do(ctx context.Context, u string, timeout time.Duration, out any
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Message string `json:"message"`
-		}
-		_ = json.Unmarshal(body, &e)
-		kind, _, _ := strings.Cut(resp.Header.Get("X-Amzn-Errortype"), ":")
-		if kind == "" {
-			kind = resp.Status
-		}
-		return fmt.Errorf("%s: %s", kind, e.Message)
-	}
-	return json.Unmarshal(body, out)
+	return decode(resp.StatusCode, resp.Header, body)
 }
+
+// Domain is the DNS suffix of the region's partition.
+func Domain(region string) string { return domain(region) }
 
 // domain is the DNS suffix of the region's partition (the table of
 // docs/token.md#partitions).

@@ -1,0 +1,126 @@
+package discover
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/ekstoken/ekstoken/internal/eksapi"
+)
+
+// MarkerEnv is set in the exec env of every user discovery writes, to the
+// profile and region that found the cluster: --prune removes only users
+// that carry it, and only for the places it looked in this time. kubectl
+// passes it to ekstoken, which ignores it.
+const MarkerEnv = "EKSTOKEN_DISCOVERED"
+
+func markerValue(profile, region string) string { return "profile=" + profile + " region=" + region }
+
+var placeholder = regexp.MustCompile(`\{[^{}]*\}`)
+
+// checkTemplate refuses a template with an unknown placeholder, or one
+// that names no cluster (every context would get the same name).
+func checkTemplate(t string) error {
+	for _, p := range placeholder.FindAllString(t, -1) {
+		switch p {
+		case "{profile}", "{cluster}", "{region}", "{account}", "{arn}":
+		default:
+			return fmt.Errorf("--name-template %q: unknown placeholder %s (use {profile}, {cluster}, {region}, {account}, {arn})", t, p)
+		}
+	}
+	if !strings.Contains(t, "{cluster}") && !strings.Contains(t, "{arn}") {
+		return fmt.Errorf("--name-template %q names no cluster: include {cluster} or {arn}", t)
+	}
+	return nil
+}
+
+func render(t string, f found) string {
+	return strings.NewReplacer("{profile}", f.id.label, "{cluster}", f.cluster.Name, "{region}", f.region,
+		"{account}", f.account, "{arn}", f.cluster.ARN).Replace(t)
+}
+
+// nameAll names every cluster from template t. Where two would get the
+// same name, the region is added ("prod/api@eu-west-1"), then the
+// account; a cluster that still collides (the same cluster reached by two
+// profiles, with a template without {profile}) is written once, for the
+// first profile in order, and the others are returned to be reported.
+func nameAll(clusters []found, t string) (kept []found, skipped []string) {
+	suffixes := []func(found) string{
+		func(found) string { return "" },
+		func(f found) string { return "@" + f.region },
+		func(f found) string { return "@" + f.region + "@" + f.account },
+	}
+	level := make([]int, len(clusters))
+	for {
+		count := map[string]int{}
+		for i := range clusters {
+			clusters[i].name = render(t, clusters[i]) + suffixes[level[i]](clusters[i])
+			count[clusters[i].name]++
+		}
+		changed := false
+		for i := range clusters {
+			if count[clusters[i].name] > 1 && level[i] < len(suffixes)-1 {
+				level[i]++
+				changed = true
+			}
+		}
+		if !changed {
+			break
+		}
+	}
+	seen := map[string]string{}
+	for _, f := range clusters {
+		if by, dup := seen[f.name]; dup {
+			skipped = append(skipped, fmt.Sprintf("%s: %s through profile %s is already written through profile %s (add {profile} to --name-template for both)", f.name, f.cluster.ARN, f.id.label, by))
+			continue
+		}
+		seen[f.name] = f.id.label
+		kept = append(kept, f)
+	}
+	return kept, skipped
+}
+
+// summary says what was looked through and what refused, on stderr.
+func summary(w io.Writer, n, profiles int, looked []place, calls int, refused []refusal, skipped []string, took time.Duration) {
+	regions := map[string]bool{}
+	for _, p := range looked {
+		if p.region != "" {
+			regions[p.region] = true
+		}
+	}
+	fmt.Fprintf(w, "found %d clusters through %d profiles in %d regions (%d calls, %s)\n", n, profiles, len(regions), calls, took.Round(time.Millisecond))
+	for _, s := range skipped {
+		fmt.Fprintln(w, "skipped "+s)
+	}
+	if len(refused) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%d places refused; the others were written:\n", len(refused))
+	for _, r := range refused {
+		where := r.who
+		if r.where != "" {
+			where += " in " + r.where
+		}
+		msg := strings.TrimPrefix(oneLine(r.err), "list EKS clusters in "+r.where+": ")
+		var api *eksapi.APIError
+		if r.where != "" && errors.As(r.err, &api) && (api.Code == "UnrecognizedClientException" || api.Code == "InvalidClientTokenId") {
+			msg += " (so AWS answers in a region not enabled for the account: enable it, or leave it out)"
+		}
+		fmt.Fprintf(w, "  %s: %s\n", where, msg)
+	}
+}
+
+func oneLine(err error) string {
+	var joined interface{ Unwrap() []error }
+	if errors.As(err, &joined) {
+		var parts []string
+		for _, e := range joined.Unwrap() {
+			parts = append(parts, oneLine(e))
+		}
+		return strings.Join(parts, "; ")
+	}
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
