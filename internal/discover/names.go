@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"time"
 
@@ -19,12 +18,20 @@ const MarkerEnv = "EKSTOKEN_DISCOVERED"
 
 func markerValue(profile, region string) string { return "profile=" + profile + " region=" + region }
 
-var placeholder = regexp.MustCompile(`\{[^{}]*\}`)
-
 // checkTemplate refuses a template with an unknown placeholder, or one
 // that names no cluster (every context would get the same name).
 func checkTemplate(t string) error {
-	for _, p := range placeholder.FindAllString(t, -1) {
+	for rest := t; ; {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(rest[i:], '}')
+		if j < 0 {
+			return fmt.Errorf("--name-template %q: unclosed {", t)
+		}
+		p := rest[i : i+j+1]
+		rest = rest[i+j+1:]
 		switch p {
 		case "{profile}", "{cluster}", "{region}", "{account}", "{arn}":
 		default:
@@ -48,27 +55,29 @@ func render(t string, f found) string {
 // profiles, with a template without {profile}) is written once, for the
 // first profile in order, and the others are returned to be reported.
 func nameAll(clusters []found, t string) (kept []found, skipped []string) {
-	suffixes := []func(found) string{
-		func(found) string { return "" },
-		func(f found) string { return "@" + f.region },
-		func(f found) string { return "@" + f.region + "@" + f.account },
+	count := func(key func(found) string) map[string]int {
+		n := map[string]int{}
+		for _, f := range clusters {
+			n[key(f)]++
+		}
+		return n
 	}
-	level := make([]int, len(clusters))
-	for {
-		count := map[string]int{}
-		for i := range clusters {
-			clusters[i].name = render(t, clusters[i]) + suffixes[level[i]](clusters[i])
-			count[clusters[i].name]++
-		}
-		changed := false
-		for i := range clusters {
-			if count[clusters[i].name] > 1 && level[i] < len(suffixes)-1 {
-				level[i]++
-				changed = true
-			}
-		}
-		if !changed {
-			break
+	base := func(f found) string { return render(t, f) }
+	withRegion := func(f found) string { return base(f) + "@" + f.region }
+	withAccount := func(f found) string { return withRegion(f) + "@" + f.account }
+	byBase, byRegion, byAccount := count(base), count(withRegion), count(withAccount)
+	for i, f := range clusters {
+		switch {
+		case byBase[base(f)] == 1:
+			clusters[i].name = base(f)
+		case byRegion[withRegion(f)] == 1:
+			clusters[i].name = withRegion(f)
+		case byAccount[withAccount(f)] == 1:
+			clusters[i].name = withAccount(f)
+		default:
+			// The same cluster, reached twice: a suffix would not tell
+			// them apart.
+			clusters[i].name = base(f)
 		}
 	}
 	seen := map[string]string{}
