@@ -187,3 +187,48 @@ func TestDiscoverThrottleAndTimeout(t *testing.T) {
 		t.Errorf("retry pauses (-want +got):\n%s", diff)
 	}
 }
+
+// `ekstoken setup --undo` reverts a discovery as a whole while the file is
+// as discovery left it; once the file has changed since, it restores
+// nothing, keeps the record and says where the original is.
+func TestDiscoverUndo(t *testing.T) {
+	f := &fakeAPI{}
+	url := f.start(t)
+	home := t.TempDir()
+	kc := filepath.Join(home, "config")
+	orig := "apiVersion: v1\nkind: Config\n# mine\ncontexts: []\nclusters: []\nusers: []\ncurrent-context: \"\"\n"
+	if err := os.WriteFile(kc, []byte(orig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func() {
+		var errb bytes.Buffer
+		err := Run(t.Context(), Env{
+			Getenv: func(string) string { return "" }, Home: home, Stdin: strings.NewReader(""), Stdout: &errb, Stderr: &errb, Now: time.Now,
+			Resolve: func(_ context.Context, o awsauth.Options) (awsauth.Result, error) {
+				return awsauth.Result{Config: aws.Config{Region: o.Region, Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")}}, nil
+			},
+		}, Input{Regions: regions(2), Endpoint: url, Command: "ekstoken", Kubeconfig: kc})
+		if err != nil {
+			t.Fatalf("%v\n%s", err, errb.String())
+		}
+	}
+	run()
+	log := undoLog(Env{Home: home})
+	if _, err := log.Undo(kc); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(kc); string(got) != orig {
+		t.Fatalf("undo left:\n%s", got)
+	}
+	run()
+	changed, _ := os.ReadFile(kc)
+	changed = bytes.Replace(changed, []byte("# mine"), []byte("# mine, edited"), 1)
+	if err := os.WriteFile(kc, changed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := log.Undo(kc)
+	recs, _ := log.Records(kc)
+	if got, _ := os.ReadFile(kc); err == nil || string(got) != string(changed) || len(recs) != 1 || !strings.Contains(err.Error(), "cp ") {
+		t.Errorf("undo after an edit: %v, records %v, file changed %v", err, recs, string(got) != string(changed))
+	}
+}

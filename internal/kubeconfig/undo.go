@@ -476,6 +476,13 @@ func undoRecordIn(cur []byte, rec *undoRecord) ([]byte, UndoResult, error) {
 		res.Whole, res.Restored = true, users
 		return rec.Original, res, nil
 	}
+	if len(rec.Users) == 0 {
+		// A record of `ekstoken discover`, which adds contexts rather than
+		// rewrite users: only the whole original can be put back, and
+		// only over the file as discover left it. Keeping the record and
+		// saying so loses nothing.
+		return nil, res, errors.New("the file was changed after `ekstoken discover` wrote it, and a discovery is undone only as a whole")
+	}
 	d, err := parse(cur)
 	if err != nil {
 		return nil, res, err

@@ -276,6 +276,8 @@ func runUndo(env Env, files []string) error {
 		switch {
 		case res.Whole && len(res.Restored) > 0:
 			fmt.Fprintf(env.Stderr, "%s: restored the original, byte for byte (%s)\n", path, nameList(res.Restored))
+		case res.Whole:
+			fmt.Fprintf(env.Stderr, "%s: restored the original, byte for byte\n", path)
 		case len(res.Restored) > 0:
 			fmt.Fprintf(env.Stderr, "%s: put back %d %s as %s before setup (%s); everything else is kept as it is now\n",
 				path, len(res.Restored), plural(len(res.Restored), "user", "users"), plural(len(res.Restored), "it was", "they were"), nameList(res.Restored))
