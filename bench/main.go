@@ -45,10 +45,14 @@ const (
 func main() {
 	runs := flag.Int("runs", 300, "rounds for the fast commands (kubectl and slow commands use fewer)")
 	simOnly := flag.Bool("simulated-hour", false, "run only the simulated hour of calls with refresh-ahead on and off")
+	discoverOnly := flag.Int("discover", 0, "run only the discovery benchmark, with this many rounds")
 	flag.Parse()
 	do := run
-	if *simOnly {
+	switch {
+	case *simOnly:
 		do = func(_ int, out io.Writer) error { return runSimulatedHourOnly(out) }
+	case *discoverOnly > 0:
+		do = func(_ int, out io.Writer) error { return runDiscover(*discoverOnly, out) }
 	}
 	if err := do(*runs, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
