@@ -150,6 +150,7 @@ func Run(ctx context.Context, env Env, in Input) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	all := clusters
 	clusters, skipped := nameAll(clusters, tmpl)
 
 	path := files[0]
@@ -170,8 +171,8 @@ func Run(ctx context.Context, env Env, in Input) error {
 	var pruned []string
 	if in.Prune {
 		keep := map[string]bool{}
-		for _, f := range clusters {
-			keep[f.name] = true
+		for _, f := range all {
+			keep[markerValue(f)] = true
 		}
 		if out, pruned, err = prune(out, keep, answered(looked, refused)); err != nil {
 			return fmt.Errorf("%s: --prune: %w; the file is left untouched", path, err)
@@ -408,8 +409,19 @@ func (d *discoverer) resolve(ctx context.Context, id identity) (aws.Config, []st
 	}
 	var res awsauth.Result
 	err := d.slot(ctx, func() error {
+		rctx := ctx
+		if opts.MFACode == nil {
+			// No person to wait for: an STS or SSO endpoint that does not
+			// answer is given up like any other call.
+			var cancel context.CancelFunc
+			rctx, cancel = context.WithTimeout(ctx, d.timeout())
+			defer cancel()
+		}
 		var err error
-		res, err = resolve(ctx, opts)
+		res, err = resolve(rctx, opts)
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return fmt.Errorf("no credentials within %v: %w", d.timeout(), err)
+		}
 		return err
 	})
 	if err != nil {
@@ -437,12 +449,15 @@ func (d *discoverer) resolve(ctx context.Context, id identity) (aws.Config, []st
 	return cfg, regions, err
 }
 
-func (d *discoverer) client(cfg aws.Config) eksapi.Client {
-	t := d.in.Timeout
-	if t <= 0 {
-		t = DefaultTimeout
+func (d *discoverer) timeout() time.Duration {
+	if d.in.Timeout <= 0 {
+		return DefaultTimeout
 	}
-	return eksapi.Client{Config: cfg, Now: d.env.Now, Timeout: t,
+	return d.in.Timeout
+}
+
+func (d *discoverer) client(cfg aws.Config) eksapi.Client {
+	return eksapi.Client{Config: cfg, Now: d.env.Now, Timeout: d.timeout(),
 		Endpoint: firstNonEmpty(d.in.Endpoint, d.env.Getenv("AWS_ENDPOINT_URL_EKS"), d.env.Getenv("AWS_ENDPOINT_URL"))}
 }
 
@@ -519,7 +534,7 @@ func entry(f found, command string, current bool) kubeconfig.Entry {
 	if f.id.profile != "" {
 		e.Exec.Env = append(e.Exec.Env, kubeconfig.EnvVar{Name: "AWS_PROFILE", Value: f.id.profile})
 	}
-	e.Exec.Env = append(e.Exec.Env, kubeconfig.EnvVar{Name: MarkerEnv, Value: markerValue(f.id.label, f.region)})
+	e.Exec.Env = append(e.Exec.Env, kubeconfig.EnvVar{Name: MarkerEnv, Value: markerValue(f)})
 	return e
 }
 

@@ -11,12 +11,23 @@ import (
 )
 
 // MarkerEnv is set in the exec env of every user discovery writes, to the
-// profile and region that found the cluster: --prune removes only users
-// that carry it, and only for the places it looked in this time. kubectl
-// passes it to ekstoken, which ignores it.
+// profile and region that found the cluster and the cluster's name:
+// --prune removes only users that carry it, only for the places it looked
+// in this time, and only when that cluster was not found there (under
+// whatever name). kubectl passes it to ekstoken, which ignores it.
 const MarkerEnv = "EKSTOKEN_DISCOVERED"
 
-func markerValue(profile, region string) string { return "profile=" + profile + " region=" + region }
+func placeKey(profile, region string) string { return "profile=" + profile + " region=" + region }
+
+func markerValue(f found) string {
+	return placeKey(f.id.label, f.region) + " cluster=" + f.cluster.Name
+}
+
+// markerPlace is the place part of a marker value.
+func markerPlace(v string) string {
+	place, _, _ := strings.Cut(v, " cluster=")
+	return place
+}
 
 // checkTemplate refuses a template with an unknown placeholder, or one
 // that names no cluster (every context would get the same name).
@@ -100,14 +111,15 @@ func summary(w io.Writer, n, profiles int, looked []place, calls int, refused []
 			regions[p.region] = true
 		}
 	}
-	fmt.Fprintf(w, "found %d clusters through %d profiles in %d regions (%d calls, %s)\n", n, profiles, len(regions), calls, took.Round(time.Millisecond))
+	fmt.Fprintf(w, "found %s through %s in %s (%s, %s)\n", count(n, "cluster"), count(profiles, "profile"), count(len(regions), "region"),
+		count(calls, "call"), took.Round(time.Millisecond))
 	for _, s := range skipped {
 		fmt.Fprintln(w, "skipped "+s)
 	}
 	if len(refused) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "%d places refused; the others were written:\n", len(refused))
+	fmt.Fprintf(w, "%s refused; the others were written:\n", count(len(refused), "place"))
 	for _, r := range refused {
 		where := r.who
 		if r.where != "" {
@@ -132,4 +144,11 @@ func oneLine(err error) string {
 		return strings.Join(parts, "; ")
 	}
 	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+func count(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

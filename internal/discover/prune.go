@@ -18,7 +18,7 @@ func answered(looked []place, refused []refusal) map[string]bool {
 	ok := map[string]bool{}
 	for _, p := range looked {
 		if p.region != "" && !bad[p] && !bad[place{p.profile, ""}] {
-			ok[markerValue(p.profile, p.region)] = true
+			ok[placeKey(p.profile, p.region)] = true
 		}
 	}
 	return ok
@@ -27,7 +27,8 @@ func answered(looked []place, refused []refusal) map[string]bool {
 // prune takes out of kubeconfig src the contexts that discovery wrote (a
 // user carrying MarkerEnv, and a context of the same name using it) for a
 // place that answered, whose cluster was not found this time (not in
-// keep), with their users, and their clusters when no context is left
+// keep, by marker: a cluster found again under another name is not
+// gone), with their users, and their clusters when no context is left
 // that uses them. A discovered user that a context of another name also
 // uses is left, with its contexts: a person made that context.
 func prune(src []byte, keep, places map[string]bool) ([]byte, []string, error) {
@@ -37,11 +38,8 @@ func prune(src []byte, keep, places map[string]bool) ([]byte, []string, error) {
 	}
 	gone := map[string]bool{}
 	for _, u := range users {
-		if keep[u.Name] {
-			continue
-		}
 		for _, e := range u.Env {
-			if e.Name == MarkerEnv && places[e.Value] {
+			if e.Name == MarkerEnv && places[markerPlace(e.Value)] && !keep[e.Value] {
 				gone[u.Name] = true
 			}
 		}

@@ -232,3 +232,33 @@ func TestDiscoverUndo(t *testing.T) {
 		t.Errorf("undo after an edit: %v, records %v, file changed %v", err, recs, string(got) != string(changed))
 	}
 }
+
+// A cluster found again under another name (a new --name-template) is not
+// gone: --prune keeps the contexts the earlier names gave it.
+func TestDiscoverPruneKeepsRenamed(t *testing.T) {
+	f := &fakeAPI{}
+	url := f.start(t)
+	home := t.TempDir()
+	kc := filepath.Join(home, "config")
+	run := func(tmpl string) string {
+		var errb bytes.Buffer
+		err := Run(t.Context(), Env{
+			Getenv: func(string) string { return "" }, Home: home, Stdin: strings.NewReader(""), Stdout: &errb, Stderr: &errb, Now: time.Now,
+			Resolve: func(_ context.Context, o awsauth.Options) (awsauth.Result, error) {
+				return awsauth.Result{Config: aws.Config{Region: o.Region, Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")}}, nil
+			},
+		}, Input{Regions: regions(2), Endpoint: url, Command: "ekstoken", Kubeconfig: kc, NameTemplate: tmpl, Prune: true})
+		if err != nil {
+			t.Fatalf("%v\n%s", err, errb.String())
+		}
+		return errb.String()
+	}
+	run("")
+	errOut := run("{cluster}")
+	got := contextsOf(readKC(t, kc))
+	for _, want := range []string{"default/c-xx-test-1", "default/c-xx-test-2", "c-xx-test-1", "c-xx-test-2"} {
+		if _, ok := got[want]; !ok {
+			t.Errorf("context %s missing; have %v\n%s", want, got, errOut)
+		}
+	}
+}
