@@ -15,8 +15,9 @@ func newDiscoverCommand(env *Env) *cobra.Command {
 		Use:   "discover",
 		Short: "Add every EKS cluster your profiles can reach, in every region asked, to your kubeconfig",
 		Long: "discover lists the EKS clusters of each profile (--profile, repeatable, globs like 'prod-*'; or\n" +
-			"--all-profiles) in each region (--region, repeatable; or --all-regions: the regions enabled for\n" +
-			"the account, asked of EC2), in parallel, and writes one context per cluster, with an ekstoken\n" +
+			"--all-profiles; or every account and role of an IAM Identity Center session, --sso-session) in\n" +
+			"each region (--region, repeatable; or --all-regions: the regions enabled for the account, asked\n" +
+			"of EC2), in parallel, and writes one context per cluster, with an ekstoken\n" +
 			"user that signs as the profile that found it, in one locked write of the kubeconfig.\n\n" +
 			"Contexts are named by --name-template ({profile}, {cluster}, {region}, {account}, {arn}; default\n" +
 			"{profile}/{cluster}); where two would get the same name the region is added (prod/api@eu-west-1).\n" +
@@ -30,8 +31,8 @@ func newDiscoverCommand(env *Env) *cobra.Command {
 			"  ekstoken discover --all-profiles --all-regions --prune",
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if in.AllProfiles && len(in.Profiles) > 0 {
-				return usageError{cmd: c.CommandPath(), err: errors.New("give --profile or --all-profiles, not both")}
+			if n := btoi(in.AllProfiles) + btoi(len(in.Profiles) > 0) + btoi(in.SSOSession != ""); n > 1 {
+				return usageError{cmd: c.CommandPath(), err: errors.New("give one of --profile, --all-profiles and --sso-session")}
 			}
 			if in.AllRegions && len(in.Regions) > 0 {
 				return usageError{cmd: c.CommandPath(), err: errors.New("give --region or --all-regions, not both")}
@@ -52,6 +53,7 @@ func newDiscoverCommand(env *Env) *cobra.Command {
 	// Local flags of the global names: here they repeat.
 	f.StringArrayVar(&in.Profiles, "profile", nil, "profile to look through, or a glob of profiles ('prod-*'); repeatable")
 	f.BoolVar(&in.AllProfiles, "all-profiles", false, "every profile of the AWS config and credentials files")
+	f.StringVar(&in.SSOSession, "sso-session", "", "every account and role this IAM Identity Center session can use (after aws sso login --sso-session NAME)")
 	f.StringArrayVar(&in.Regions, "region", nil, "region to look in; repeatable (default: each profile's region)")
 	f.BoolVar(&in.AllRegions, "all-regions", false, "every region enabled for each account (ec2:DescribeRegions)")
 	f.StringVar(&in.NameTemplate, "name-template", discover.DefaultTemplate, "context and user names: {profile}, {cluster}, {region}, {account}, {arn}")
@@ -64,4 +66,11 @@ func newDiscoverCommand(env *Env) *cobra.Command {
 	f.DurationVar(&in.Timeout, "timeout", discover.DefaultTimeout, "time limit of each API call")
 	addCommandFlags(f, &in.Absolute, &in.Command)
 	return c
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

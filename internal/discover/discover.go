@@ -40,6 +40,10 @@ type Input struct {
 	// (AWS_PROFILE, or the environment's credentials) is the one.
 	Profiles    []string
 	AllProfiles bool
+	// SSOSession looks through every account and role that the IAM
+	// Identity Center session of that name can use (after `aws sso login
+	// --sso-session NAME`) instead of profiles.
+	SSOSession string
 	// Regions are looked in; AllRegions asks each account for the
 	// regions enabled for it. With neither, the profile's region.
 	Regions    []string
@@ -102,6 +106,10 @@ type Env struct {
 type identity struct {
 	profile string // as written into AWS_PROFILE; "" writes none
 	label   string // for {profile} and messages
+	// sso, for an account and role of --sso-session, gets the
+	// credentials; without a profile naming it, its clusters are listed
+	// with the profile to add, not written.
+	sso *ssoRole
 }
 
 // found is one cluster and the identity and region that reached it.
@@ -125,10 +133,6 @@ type refusal struct {
 func Run(ctx context.Context, env Env, in Input) error {
 	start := env.Now()
 	base := tokencache.NewIdentity(tokencache.Request{}, env.Getenv, env.Home)
-	ids, err := identities(in, base, env.Getenv)
-	if err != nil {
-		return err
-	}
 	files, err := kubectllookup.Kubeconfigs(in.Kubeconfig, env.Getenv, env.Home)
 	if err != nil {
 		return err
@@ -146,11 +150,28 @@ func Run(ctx context.Context, env Env, in Input) error {
 	}
 	d := &discoverer{env: env, in: in, base: base}
 	d.init()
+	var ids []identity
+	if in.SSOSession != "" {
+		ids, err = d.ssoIdentities(ctx, in.SSOSession)
+	} else {
+		ids, err = identities(in, base, env.Getenv)
+	}
+	if err != nil {
+		return err
+	}
 	clusters, refused, looked, calls := d.run(ctx, ids)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	all := clusters
+	var noProfile []found
+	clusters = slices.DeleteFunc(slices.Clone(clusters), func(f found) bool {
+		if f.id.sso != nil && f.id.profile == "" {
+			noProfile = append(noProfile, f)
+			return true
+		}
+		return false
+	})
 	clusters, skipped := nameAll(clusters, tmpl)
 
 	path := files[0]
@@ -188,6 +209,7 @@ func Run(ctx context.Context, env Env, in Input) error {
 			fmt.Fprintf(env.Stderr, "Removed context %s: its cluster was not found\n", n)
 		}
 	}
+	reportNoProfile(env.Stderr, noProfile)
 	summary(env.Stderr, len(clusters), len(ids), looked, calls, refused, skipped, env.Now().Sub(start))
 	if len(refused) > 0 && len(refused) == len(looked) {
 		return errors.New("no profile and region answered (see above); nothing was written")
@@ -406,6 +428,15 @@ func (d *discoverer) resolve(ctx context.Context, id identity) (aws.Config, []st
 	resolve := d.env.Resolve
 	if resolve == nil {
 		resolve = awsauth.Resolve
+	}
+	if id.sso != nil {
+		resolve = func(ctx context.Context, _ awsauth.Options) (awsauth.Result, error) {
+			cfg, err := id.sso.config(ctx)
+			if region != "" {
+				cfg.Region = region
+			}
+			return awsauth.Result{Config: cfg}, err
+		}
 	}
 	var res awsauth.Result
 	err := d.slot(ctx, func() error {
