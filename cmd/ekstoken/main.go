@@ -35,13 +35,14 @@ func main() {
 		Args:   os.Args[1:],
 		Getenv: os.Getenv,
 		Stdin:  os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		Now:        clock.Now,
-		Home:       home,
-		Version:    version,
-		Commit:     commit,
-		Date:       date,
-		IsTerminal: func() bool { return term.IsTerminal(int(os.Stdin.Fd())) },
-		Executable: os.Executable,
+		Now:              clock.Now,
+		Home:             home,
+		Version:          version,
+		Commit:           commit,
+		Date:             date,
+		IsTerminal:       func() bool { return term.IsTerminal(int(os.Stdin.Fd())) },
+		StderrIsTerminal: func() bool { return term.IsTerminal(int(os.Stderr.Fd())) },
+		Executable:       os.Executable,
 		StartRefresh: func(lockPath, logPath string) (bool, error) {
 			exe, err := os.Executable()
 			if err != nil {

@@ -36,6 +36,9 @@ type Env struct {
 	Date    string // stamped as main.date, else ""
 	// IsTerminal reports whether stdin is a terminal a person can type at.
 	IsTerminal func() bool
+	// StderrIsTerminal reports whether stderr is a terminal, where
+	// progress can be shown on one rewritten line.
+	StderrIsTerminal func() bool
 	// SSOLogin runs `aws sso login --profile p` attached to the terminal,
 	// with its output on stderr.
 	SSOLogin func(ctx context.Context, profile string) error

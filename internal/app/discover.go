@@ -43,7 +43,8 @@ func newDiscoverCommand(env *Env) *cobra.Command {
 			if err := kubectllookup.CheckFlags(in.Command, in.Absolute); err != nil {
 				return usageError{cmd: c.CommandPath(), err: err}
 			}
-			return discover.Run(c.Context(), discover.Env{
+			progress := env.StderrIsTerminal != nil && env.StderrIsTerminal()
+			return discover.Run(c.Context(), discover.Env{Progress: progress,
 				Getenv: env.Getenv, Home: env.Home, Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stderr,
 				Now: env.Now, IsTerminal: env.IsTerminal, Executable: env.Executable, Resolve: awsauth.Resolve,
 			}, in)

@@ -96,6 +96,9 @@ type Env struct {
 	Executable     func() (string, error)
 	// Resolve gets credentials; nil means awsauth.Resolve.
 	Resolve func(context.Context, awsauth.Options) (awsauth.Result, error)
+	// Progress shows, on one line of Stderr rewritten in place (a
+	// terminal), how many places have answered so far.
+	Progress bool
 	// Sleep waits between retries of a throttled call; nil waits on a
 	// timer (or until ctx ends).
 	Sleep func(context.Context, time.Duration) error
@@ -354,6 +357,16 @@ type place struct{ profile, region string }
 func (d *discoverer) run(ctx context.Context, ids []identity) (clusters []found, refused []refusal, looked []place, calls int) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	done := 0
+	tick := func() { // with mu held
+		done++
+		if d.env.Progress {
+			fmt.Fprintf(d.env.Stderr, "\r\033[Klooked in %d of %d places, %s found", done, len(looked), count(len(clusters), "cluster"))
+		}
+	}
+	if d.env.Progress {
+		defer fmt.Fprint(d.env.Stderr, "\r\033[K")
+	}
 	refuse := func(who, where string, err error) {
 		mu.Lock()
 		refused = append(refused, refusal{who: who, where: where, err: err})
@@ -369,6 +382,7 @@ func (d *discoverer) run(ctx context.Context, ids []identity) (clusters []found,
 				refuse(id.label, "", err)
 				mu.Lock()
 				looked = append(looked, place{id.label, ""})
+				tick()
 				mu.Unlock()
 				return
 			}
@@ -379,13 +393,14 @@ func (d *discoverer) run(ctx context.Context, ids []identity) (clusters []found,
 				mu.Unlock()
 				rw.Go(func() {
 					fs, n, err := d.region(ctx, id, res, r)
-					mu.Lock()
-					calls += n
-					clusters = append(clusters, fs...)
-					mu.Unlock()
 					if err != nil {
 						refuse(id.label, r, err)
 					}
+					mu.Lock()
+					calls += n
+					clusters = append(clusters, fs...)
+					tick()
+					mu.Unlock()
 				})
 			}
 			rw.Wait()
@@ -421,6 +436,9 @@ func (d *discoverer) resolve(ctx context.Context, id identity) (aws.Config, []st
 		opts.MFACode = func(serial string) (string, error) {
 			d.promptMu.Lock()
 			defer d.promptMu.Unlock()
+			if d.env.Progress {
+				fmt.Fprint(d.env.Stderr, "\r\033[K") // the prompt takes the progress line
+			}
 			fmt.Fprintf(d.env.Stderr, "profile %s: ", id.label)
 			return prompt(serial)
 		}

@@ -262,3 +262,30 @@ func TestDiscoverPruneKeepsRenamed(t *testing.T) {
 		}
 	}
 }
+
+// On a terminal, progress is one line rewritten in place, cleared before
+// the report; elsewhere (a pipe, a log) there is none.
+func TestDiscoverProgress(t *testing.T) {
+	for _, progress := range []bool{true, false} {
+		f := &fakeAPI{}
+		url := f.start(t)
+		home := t.TempDir()
+		var errb bytes.Buffer
+		err := Run(t.Context(), Env{
+			Getenv: func(string) string { return "" }, Home: home, Stdin: strings.NewReader(""), Stdout: &errb, Stderr: &errb, Now: time.Now,
+			Progress: progress,
+			Resolve: func(_ context.Context, o awsauth.Options) (awsauth.Result, error) {
+				return awsauth.Result{Config: aws.Config{Region: o.Region, Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")}}, nil
+			},
+		}, Input{Regions: regions(3), Endpoint: url, Command: "ekstoken", Kubeconfig: filepath.Join(home, "config")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := errb.String()
+		shown := strings.Contains(out, "\r\033[Klooked in 3 of 3 places, 3 clusters found")
+		cleared := strings.Contains(out, "\r\033[KAdded context")
+		if shown != progress || cleared != progress || !progress && strings.Contains(out, "\r") {
+			t.Errorf("progress %v: stderr %q", progress, out)
+		}
+	}
+}
