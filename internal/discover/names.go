@@ -120,17 +120,46 @@ func summary(w io.Writer, n, profiles int, looked []place, calls int, refused []
 		return
 	}
 	fmt.Fprintf(w, "%s refused; the others were written:\n", count(len(refused), "place"))
+	type line struct{ where, msg string }
+	var lines []line
 	for _, r := range refused {
 		where := r.who
 		if r.where != "" {
 			where += " in " + r.where
 		}
-		msg := strings.TrimPrefix(oneLine(r.err), "list EKS clusters in "+r.where+": ")
+		msg := strings.ReplaceAll(oneLine(r.err), "list EKS clusters in "+r.where+": ", "")
 		var api *eksapi.APIError
 		if r.where != "" && errors.As(r.err, &api) && (api.Code == "UnrecognizedClientException" || api.Code == "InvalidClientTokenId") {
 			msg += " (so AWS answers in a region not enabled for the account: enable it, or leave it out)"
 		}
-		fmt.Fprintf(w, "  %s: %s\n", where, msg)
+		lines = append(lines, line{where, msg})
+	}
+	// A profile refused alike in every region it was looked in (denied,
+	// say) is one line, not one per region.
+	perProfile := map[string]int{}
+	for _, p := range looked {
+		if p.region != "" {
+			perProfile[p.profile]++
+		}
+	}
+	said := map[string]bool{}
+	for i, r := range refused {
+		if r.where != "" && perProfile[r.who] > 1 {
+			same := 0
+			for j, o := range refused {
+				if o.who == r.who && o.where != "" && lines[j].msg == lines[i].msg {
+					same++
+				}
+			}
+			if same == perProfile[r.who] {
+				if !said[r.who] {
+					said[r.who] = true
+					fmt.Fprintf(w, "  %s in all %d regions: %s\n", r.who, same, lines[i].msg)
+				}
+				continue
+			}
+		}
+		fmt.Fprintf(w, "  %s: %s\n", lines[i].where, lines[i].msg)
 	}
 }
 
