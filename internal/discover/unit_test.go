@@ -289,3 +289,19 @@ func TestDiscoverProgress(t *testing.T) {
 		}
 	}
 }
+
+// A region named twice is looked in once; a region that is not a name is
+// refused before any call.
+func TestDiscoverRegionFlags(t *testing.T) {
+	f := &fakeAPI{}
+	url := f.start(t)
+	kc, errOut, err := runFake(t, url, Input{Regions: []string{"xx-test-1", "xx-test-1"}}, nil)
+	if err != nil || strings.Count(kc, "- context:") != 1 || strings.Contains(errOut, "skipped") {
+		t.Errorf("%v\n%s\n%s", err, errOut, kc)
+	}
+	for _, bad := range []string{"", "eu-west-1.evil.example", "EU-WEST-1", "eu west"} {
+		if _, _, err := runFake(t, url, Input{Regions: []string{bad}}, nil); err == nil || !strings.Contains(err.Error(), "not a region") {
+			t.Errorf("--region %q: %v", bad, err)
+		}
+	}
+}
