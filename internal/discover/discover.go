@@ -188,6 +188,17 @@ func Run(ctx context.Context, env Env, in Input) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
+	taken, err := notOurs(src)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	clusters = slices.DeleteFunc(clusters, func(f found) bool {
+		if taken[f.name] {
+			skipped = append(skipped, fmt.Sprintf("%s: a context or user of that name is already in %s, not written by discover; left alone (choose other names with --name-template)", f.name, path))
+			return true
+		}
+		return false
+	})
 	out := src
 	var said []string
 	for i, f := range clusters {

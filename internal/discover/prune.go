@@ -81,3 +81,38 @@ func prune(src []byte, keep, places map[string]bool) ([]byte, []string, error) {
 	slices.Sort(names)
 	return out, names, nil
 }
+
+// notOurs are the names of the contexts and users of kubeconfig src that
+// discover did not write: a user without MarkerEnv, or a context that
+// uses another user than its namesake. discover writes a context and a
+// user of one name, so it must not take either over.
+func notOurs(src []byte) (map[string]bool, error) {
+	contextUsers, users, err := kubeconfig.Names(src)
+	if err != nil {
+		return nil, err
+	}
+	_, execUsers, err := kubeconfig.Refs(src)
+	if err != nil {
+		return nil, err
+	}
+	marked := map[string]bool{}
+	for _, u := range execUsers {
+		for _, e := range u.Env {
+			if e.Name == MarkerEnv {
+				marked[u.Name] = true
+			}
+		}
+	}
+	taken := map[string]bool{}
+	for _, u := range users {
+		if !marked[u] {
+			taken[u] = true
+		}
+	}
+	for c, u := range contextUsers {
+		if c != u || !marked[u] {
+			taken[c] = true
+		}
+	}
+	return taken, nil
+}

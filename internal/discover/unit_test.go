@@ -305,3 +305,42 @@ func TestDiscoverRegionFlags(t *testing.T) {
 		}
 	}
 }
+
+// A context or user that discover did not write is never taken over, even
+// when the template gives a cluster its name: that cluster is reported and
+// skipped, the others are written, and the person's entries stay as they
+// were.
+func TestDiscoverLeavesOthersNames(t *testing.T) {
+	for _, tc := range []struct{ name, existing string }{
+		{"context", "contexts:\n- name: default/c-xx-test-1\n  context: {cluster: mine, user: me}\nusers:\n- name: me\n  user: {token: t}\n"},
+		{"user", "users:\n- name: default/c-xx-test-1\n  user: {token: t}\n"},
+		{"exec user", "users:\n- name: default/c-xx-test-1\n  user:\n    exec: {command: aws, args: [eks, get-token], apiVersion: client.authentication.k8s.io/v1beta1}\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeAPI{}
+			url := f.start(t)
+			home := t.TempDir()
+			kc := filepath.Join(home, "config")
+			if err := os.WriteFile(kc, []byte(tc.existing), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var errb bytes.Buffer
+			err := Run(t.Context(), Env{
+				Getenv: func(string) string { return "" }, Home: home, Stdin: strings.NewReader(""), Stdout: &errb, Stderr: &errb, Now: time.Now,
+				Resolve: func(_ context.Context, o awsauth.Options) (awsauth.Result, error) {
+					return awsauth.Result{Config: aws.Config{Region: o.Region, Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")}}, nil
+				},
+			}, Input{Regions: regions(2), Endpoint: url, Command: "ekstoken", Kubeconfig: kc, Prune: true})
+			got, _ := os.ReadFile(kc)
+			for line := range strings.Lines(tc.existing) {
+				if err != nil || !strings.Contains(string(got), line) {
+					t.Errorf("%v; the person's line %q is gone:\n%s", err, line, got)
+				}
+			}
+			if !strings.Contains(string(got), "default/c-xx-test-2") || strings.Count(string(got), "name: default/c-xx-test-1") != 1 ||
+				!strings.Contains(errb.String(), "skipped default/c-xx-test-1: a context or user of that name") {
+				t.Errorf("kubeconfig:\n%s\nstderr:\n%s", got, errb.String())
+			}
+		})
+	}
+}
