@@ -145,7 +145,7 @@ func Run(ctx context.Context, env Env, in Input) error {
 		return err
 	}
 	for _, r := range in.Regions {
-		if !validRegion(r) {
+		if !eksapi.ValidRegion(r) {
 			return fmt.Errorf("--region %q is not a region name (like eu-west-1)", r)
 		}
 	}
@@ -626,17 +626,4 @@ func firstNonEmpty(vs ...string) string {
 		}
 	}
 	return ""
-}
-
-// validRegion is what a region name can hold: it goes into host names.
-func validRegion(s string) bool {
-	if s == "" || len(s) > 40 {
-		return false
-	}
-	for _, r := range s {
-		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
-			return false
-		}
-	}
-	return true
 }

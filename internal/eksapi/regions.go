@@ -61,7 +61,7 @@ func (c Client) EnabledRegions(ctx context.Context, endpoint string) ([]string, 
 	want := domain(c.Config.Region)
 	var names []string
 	for _, r := range out.Regions {
-		if r.Name == "" || r.OptIn == "not-opted-in" || domain(r.Name) != want || !validRegion(r.Name) {
+		if r.Name == "" || r.OptIn == "not-opted-in" || domain(r.Name) != want || !ValidRegion(r.Name) {
 			continue
 		}
 		if strings.HasPrefix(r.Name, "cn-") != strings.HasPrefix(c.Config.Region, "cn-") || strings.HasPrefix(r.Name, "us-gov-") != strings.HasPrefix(c.Config.Region, "us-gov-") {
@@ -73,9 +73,10 @@ func (c Client) EnabledRegions(ctx context.Context, endpoint string) ([]string, 
 	return slices.Compact(names), nil
 }
 
-// validRegion keeps what an API answers out of URLs and file names unless
-// it looks like a region: lowercase letters, digits and dashes.
-func validRegion(s string) bool {
+// ValidRegion says whether s looks like a region, lowercase letters,
+// digits and dashes: what an API answers or a flag says goes into host
+// names, URLs and file names only then.
+func ValidRegion(s string) bool {
 	if s == "" || len(s) > 40 {
 		return false
 	}
