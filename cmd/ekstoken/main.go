@@ -32,9 +32,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	home, _ := os.UserHomeDir()
 	code := app.Run(ctx, app.Env{
-		Args:   os.Args[1:],
-		Getenv: os.Getenv,
-		Stdin:  os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Args:    os.Args[1:],
+		Getenv:  os.Getenv,
+		Environ: os.Environ,
+		Stdin:   os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Now:              clock.Now,
 		Home:             home,
 		Version:          version,

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ekstoken/ekstoken/internal/debuglog"
 	"github.com/ekstoken/ekstoken/internal/doctor"
+	"github.com/ekstoken/ekstoken/internal/execwrap"
 	"github.com/ekstoken/ekstoken/internal/gettoken"
 	"github.com/ekstoken/ekstoken/internal/setup"
 	"github.com/ekstoken/ekstoken/internal/tokencache"
@@ -24,8 +25,11 @@ import (
 
 // Env is everything ekstoken takes from the machine.
 type Env struct {
-	Args    []string // without the program name
-	Getenv  func(string) string
+	Args   []string // without the program name
+	Getenv func(string) string
+	// Environ is the whole environment, for `exec` to pass to the plugin
+	// it wraps; nil means an empty one.
+	Environ func() []string
 	Stdin   io.Reader
 	Stdout  io.Writer
 	Stderr  io.Writer
@@ -68,6 +72,12 @@ func Run(ctx context.Context, env Env) int {
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
+		// A wrapped plugin's failure: it said why on stderr, and its exit
+		// code is ours.
+		var pe *execwrap.ExitError
+		if errors.As(err, &pe) {
+			return pe.Code
+		}
 		// The one place errors are printed.
 		fmt.Fprintf(env.Stderr, "ekstoken: %v\n", err)
 		var u usageError
@@ -132,7 +142,7 @@ func newRoot(env *Env) *cobra.Command {
 	root.AddCommand(newTokenCommand(env, g, "token", false), eks,
 		newSetupCommand(env), newUpdateKubeconfigCommand(env, g), newDiscoverCommand(env),
 		newStatusCommand(env, g), newClearCommand(env, g), newVersionCommand(env),
-		newWhoamiCommand(env, g), newDoctorCommand(env))
+		newWhoamiCommand(env, g), newDoctorCommand(env), newExecCommand(env, g))
 	return root
 }
 

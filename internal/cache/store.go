@@ -51,8 +51,8 @@ var ErrNotFound = entryfile.ErrNotFound
 // "."+name+".*.tmp". The hash part is hex of any length from 16 to 64, so
 // that a cheaper name hash keeps the same rules.
 var (
-	entryName = regexp.MustCompile(`^(token|credentials|backoff|sso)-[0-9a-f]{16,64}$`)
-	tempName  = regexp.MustCompile(`^\.(token|credentials|backoff)-[0-9a-f]{16,64}\.[0-9]+\.tmp$`)
+	entryName = regexp.MustCompile(`^(token|credentials|backoff|sso|exec)-[0-9a-f]{16,64}$`)
+	tempName  = regexp.MustCompile(`^\.(token|credentials|backoff|exec)-[0-9a-f]{16,64}\.[0-9]+\.tmp$`)
 )
 
 // StaleAfter is how old a temp file must be before it is taken for a
