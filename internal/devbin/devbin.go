@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 )
 
 // StaticEnv is what every build of ekstoken adds to its environment. With a
@@ -34,6 +35,27 @@ func Build(dir string, flags ...string) (string, error) {
 	cmd.Env = append(os.Environ(), StaticEnv)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/ekstoken: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// BuildFakePlugin compiles internal/execwrap/fakeplugin, the exec
+// credential plugin the tests of `ekstoken exec` wrap, into dir and
+// returns its path.
+func BuildFakePlugin(dir string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "fakeplugin")
+	if runtime.GOOS == "windows" {
+		bin += ".exe"
+	}
+	cmd := exec.Command("go", "build", "-o", bin, "./internal/execwrap/fakeplugin")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), StaticEnv)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./internal/execwrap/fakeplugin: %w\n%s", err, out)
 	}
 	return bin, nil
 }

@@ -40,35 +40,45 @@ type Request struct {
 	Margin time.Duration
 }
 
-// knownEnv are, per plugin (the command's base name), the prefixes of the
-// variables that can change who the plugin authenticates as or which
+// knownPlugins are the plugins with a built-in list of variables: see
+// knownEnv.
+var knownPlugins = []string{"gke-gcloud-auth-plugin", "gcloud", "kubelogin", "aws", "aws-iam-authenticator", "aws-vault", "granted", "assume"}
+
+// knownEnv returns, for a plugin (the command's base name), the prefixes
+// of the variables that can change who it authenticates as or which
 // endpoint answers. Prefixes, not names: these tools read many variables
 // and add more with each release, and an extra variable only splits the
 // cache, while a missing one could serve one identity's credential to
-// another.
-var knownEnv = map[string][]string{
-	// gcloud's properties can all be set as CLOUDSDK_SECTION_PROPERTY
-	// (account, project, impersonation, the active configuration); the
-	// auth libraries read GOOGLE_APPLICATION_CREDENTIALS and friends.
-	"gke-gcloud-auth-plugin": {"CLOUDSDK_", "GOOGLE_", "USE_GKE_GCLOUD_AUTH_PLUGIN"},
-	"gcloud":                 {"CLOUDSDK_", "GOOGLE_"},
-	// Azure kubelogin: the azure-sdk's AZURE_* (client, tenant, federated
-	// token file, authority host), its own AAD_* service principal and
-	// login variables, and KUBECACHEDIR-like KUBELOGIN_* settings.
-	"kubelogin": {"AZURE_", "AAD_", "KUBELOGIN_", "ARM_"},
-	// The aws CLI and what fronts it: every AWS_* can choose keys, a
-	// profile, a role or an endpoint; granted and aws-vault add their own.
-	"aws":                   {"AWS_"},
-	"aws-iam-authenticator": {"AWS_"},
-	"aws-vault":             {"AWS_", "AWS_VAULT"},
-	"granted":               {"AWS_", "GRANTED_"},
-	"assume":                {"AWS_", "GRANTED_"},
+// another. A switch, not a map, so that the hit path builds nothing at
+// start-up.
+func knownEnv(plugin string) ([]string, bool) {
+	switch plugin {
+	case "gke-gcloud-auth-plugin", "gcloud":
+		// gcloud's properties can all be set as CLOUDSDK_SECTION_PROPERTY
+		// (account, project, impersonation, the active configuration);
+		// Google's auth libraries read GOOGLE_APPLICATION_CREDENTIALS.
+		return []string{"CLOUDSDK_", "GOOGLE_"}, true
+	case "kubelogin":
+		// Azure kubelogin: the Azure SDK's AZURE_* (client, tenant,
+		// federated token file, authority host), its AAD_* service
+		// principal and login variables, KUBELOGIN_* settings.
+		return []string{"AZURE_", "AAD_", "KUBELOGIN_", "ARM_"}, true
+	case "aws", "aws-iam-authenticator":
+		// Every AWS_* can choose keys, a profile, a role or an endpoint.
+		return []string{"AWS_"}, true
+	case "aws-vault":
+		return []string{"AWS_"}, true // AWS_VAULT_* included
+	case "granted", "assume":
+		return []string{"AWS_", "GRANTED_"}, true
+	}
+	return nil, false
 }
 
 func allKnownPrefixes() []string {
 	var all []string
 	seen := map[string]bool{}
-	for _, ps := range knownEnv {
+	for _, plugin := range knownPlugins {
+		ps, _ := knownEnv(plugin)
 		for _, p := range ps {
 			if !seen[p] {
 				seen[p] = true
@@ -79,9 +89,15 @@ func allKnownPrefixes() []string {
 	return all
 }
 
-// KnownPlugins lists the plugins with a built-in variable list, for help
-// and documentation.
-func KnownPlugins() map[string][]string { return knownEnv }
+// KnownPlugins lists the plugins with a built-in variable list and their
+// prefixes, for help and documentation.
+func KnownPlugins() map[string][]string {
+	m := map[string][]string{}
+	for _, p := range knownPlugins {
+		m[p], _ = knownEnv(p)
+	}
+	return m
+}
 
 // Identity is everything that can change what the wrapped plugin answers.
 type Identity struct {
@@ -114,7 +130,7 @@ func NewIdentity(r Request, getenv func(string) string, environ []string) Identi
 			}
 		}
 	}
-	prefixes, known := knownEnv[baseName(id.Path)]
+	prefixes, known := knownEnv(baseName(id.Path))
 	if !known {
 		// A plugin without a list (a corporate wrapper, a shell script
 		// around the aws CLI) may read any of them: keying by all of them

@@ -28,7 +28,7 @@ func nameOf(r Request, kv map[string]string) string {
 // Every variable of a known plugin's families, and any unknown plugin's
 // union of them, splits the cache: two identities never share an entry.
 func TestIdentityEnvSplitsEntries(t *testing.T) {
-	for plugin, prefixes := range knownEnv {
+	for plugin, prefixes := range KnownPlugins() {
 		for _, p := range append(prefixes, allKnownPrefixes()...) {
 			own := false
 			for _, q := range prefixes {

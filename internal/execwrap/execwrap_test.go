@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ekstoken/ekstoken/internal/cache"
+	"github.com/ekstoken/ekstoken/internal/devbin"
 	"github.com/ekstoken/ekstoken/internal/execcache"
 	"github.com/ekstoken/ekstoken/internal/execcred"
 )
@@ -36,15 +36,7 @@ func fakePlugin(t *testing.T) string {
 			pluginErr = err
 			return
 		}
-		pluginPath = filepath.Join(dir, "fakeplugin")
-		if runtime.GOOS == "windows" {
-			pluginPath += ".exe"
-		}
-		cmd := exec.Command("go", "build", "-o", pluginPath, "./fakeplugin")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			pluginErr = errors.New(string(out))
-		}
+		pluginPath, pluginErr = devbin.BuildFakePlugin(dir)
 	})
 	if pluginErr != nil {
 		t.Fatal(pluginErr)

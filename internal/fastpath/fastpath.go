@@ -37,10 +37,13 @@ import (
 type Env struct {
 	Args   []string // without the program name
 	Getenv func(string) string
-	Stdout io.Writer
-	Stderr io.Writer
-	Now    func() time.Time
-	Home   string
+	// Environ is the whole environment, which keys `exec` entries; nil
+	// is an empty one.
+	Environ func() []string
+	Stdout  io.Writer
+	Stderr  io.Writer
+	Now     func() time.Time
+	Home    string
 	// StartRefresh starts the background refresh of the identity whose
 	// lock file is lockPath (see internal/background); nil never starts one.
 	StartRefresh func(lockPath string) (bool, error)
@@ -61,6 +64,12 @@ type Request struct {
 // reports false having printed nothing. A failed write to stdout still
 // reports true, with the error: the full program could do no better.
 func Serve(env Env) (bool, error) {
+	if len(env.Args) > 0 && env.Args[0] == "exec" {
+		if debugenv.Enabled(env.Getenv) {
+			return false, nil
+		}
+		return serveExec(env)
+	}
 	r, ok := Parse(env.Args)
 	// --debug runs take the full program, which logs the hit as well; this
 	// keeps log/slog, and the time it takes to initialize, off the hit.

@@ -8,6 +8,8 @@
 //	FAKE_EXPIRY   how long the credential lives ("none": no expirationTimestamp)
 //	FAKE_CERT     answer a client certificate and key instead of a token
 //	FAKE_OUTPUT   print this instead of an ExecCredential
+//	FAKE_DELEGATE run this program with fakeplugin's arguments and pass
+//	              its output and exit code on (a counted real plugin)
 //
 // The token names the run and the value of FAKE_IDENTITY, so tests can
 // see which run and which identity answered.
@@ -15,8 +17,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"time"
 )
@@ -48,6 +52,18 @@ func main() {
 		// Something partial on stdout: it must not be cached or printed.
 		fmt.Print(`{"kind":"ExecCredential","status":{"token":"partial"`)
 		os.Exit(code)
+	}
+	if d := os.Getenv("FAKE_DELEGATE"); d != "" {
+		cmd := exec.Command(d, os.Args[1:]...)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				os.Exit(ee.ExitCode())
+			}
+			fail(4, err)
+		}
+		return
 	}
 	if out, ok := os.LookupEnv("FAKE_OUTPUT"); ok {
 		fmt.Print(out)

@@ -23,9 +23,10 @@ import (
 func init() {
 	home, _ := os.UserHomeDir()
 	served, err := fastpath.Serve(fastpath.Env{
-		Args:   os.Args[1:],
-		Getenv: os.Getenv,
-		Stdout: os.Stdout, Stderr: os.Stderr,
+		Args:    os.Args[1:],
+		Getenv:  os.Getenv,
+		Environ: os.Environ,
+		Stdout:  os.Stdout, Stderr: os.Stderr,
 		Now:  clock.Now,
 		Home: home,
 		StartRefresh: func(lockPath string) (bool, error) {
