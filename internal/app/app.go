@@ -15,6 +15,7 @@ import (
 
 	"github.com/ekstoken/ekstoken/internal/debuglog"
 	"github.com/ekstoken/ekstoken/internal/doctor"
+	"github.com/ekstoken/ekstoken/internal/execcache"
 	"github.com/ekstoken/ekstoken/internal/execwrap"
 	"github.com/ekstoken/ekstoken/internal/gettoken"
 	"github.com/ekstoken/ekstoken/internal/setup"
@@ -59,6 +60,9 @@ type Env struct {
 	// and updatekubeconfig.Run. Tests replace them, as GetToken.
 	Setup            func(context.Context, setup.Env, setup.Input) error
 	UpdateKubeconfig func(context.Context, updatekubeconfig.Env, updatekubeconfig.Input) error
+	// Exec runs the `exec` use case; nil means execwrap.Run. Tests
+	// replace it, as GetToken.
+	Exec func(context.Context, execwrap.Env, execcache.Request) error
 	// DoctorRemote runs doctor's network checks of one context; nil means
 	// doctor.RunRemote. Tests replace it to stay off the network.
 	DoctorRemote func(context.Context, doctor.RemoteInput) []doctor.Check

@@ -66,7 +66,11 @@ func newExecCommand(env *Env, g *globalOptions) *cobra.Command {
 					xenv.Store = &cache.Store{Dir: dir}
 				}
 			}
-			return execwrap.Run(c.Context(), xenv, r)
+			run := env.Exec
+			if run == nil {
+				run = execwrap.Run
+			}
+			return run(c.Context(), xenv, r)
 		},
 	}
 	f := c.Flags()
