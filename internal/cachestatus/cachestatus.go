@@ -25,6 +25,7 @@ import (
 
 	"github.com/ekstoken/ekstoken/internal/awsauth"
 	"github.com/ekstoken/ekstoken/internal/cache"
+	"github.com/ekstoken/ekstoken/internal/execcache"
 	"github.com/ekstoken/ekstoken/internal/gettoken"
 	"github.com/ekstoken/ekstoken/internal/tokencache"
 )
@@ -34,7 +35,9 @@ const (
 	KindToken       = "token"
 	KindCredentials = "credentials"
 	// KindBackoff is a backoff record whose identity has no cached token.
-	KindBackoff    = "backoff"
+	KindBackoff = "backoff"
+	// KindExec is the credential of a plugin that `ekstoken exec` wraps.
+	KindExec       = "exec"
 	KindUnreadable = "unreadable"
 )
 
@@ -47,6 +50,8 @@ type Item struct {
 	RoleARN     string `json:"roleArn,omitempty"`
 	AccessKeyID string `json:"accessKeyId,omitempty"`
 	Source      string `json:"credentialSource,omitempty"`
+	// Command is, for an exec entry, the plugin that answered it.
+	Command string `json:"command,omitempty"`
 	// Expires is when ekstoken stops serving the entry (with the default
 	// refresh margin): for a token, its reported expirationTimestamp; for
 	// credentials, their expiry less the margin and the window that keeps
@@ -93,6 +98,7 @@ var formats = map[string]string{
 	"ekstoken/token/v1":       KindToken,
 	awsauth.CredentialsFormat: KindCredentials,
 	"ekstoken/credentials/v1": KindCredentials,
+	execcache.EntryFormat:     KindExec,
 }
 
 // SourceEnvironmentKeys is the source of tokens signed with keys from the
@@ -189,6 +195,19 @@ func describe(s cache.Store, name, format string, now time.Time) Item {
 		it.Profile, it.RoleARN, it.AccessKeyID, it.Source = m.Profile, m.RoleARN, m.AccessKeyID, m.Source
 		it.CredentialsExpire = m.Expires
 		it.Expires = gettoken.CredentialsServedUntil(m.Expires, tokencache.DefaultMargin, tokencache.DefaultRefreshAhead)
+	case execcache.EntryFormat:
+		// The token, certificate and key are read but never copied.
+		b, err := s.ReadBytes(name)
+		var e execcache.Entry
+		if err == nil {
+			e, err = execcache.ParseEntry(b)
+		}
+		if err != nil {
+			it.Kind, it.Error = KindUnreadable, err.Error()
+			return it
+		}
+		it.Kind, it.Command = KindExec, e.Command
+		it.Expires = e.Expires.Add(-execcache.DefaultMargin)
 	default:
 		it.Kind, it.Error = KindUnreadable, fmt.Sprintf("format %q of an older ekstoken: replaced on next use", format)
 		return it
@@ -290,6 +309,9 @@ func WriteTable(w io.Writer, items []Item, now time.Time) error {
 		}
 		if it.RoleARN != "" {
 			who += " / " + it.RoleARN
+		}
+		if it.Kind == KindExec {
+			who = printable(it.Command)
 		}
 		capped := "-"
 		if it.Kind == KindToken {
