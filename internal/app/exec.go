@@ -53,7 +53,9 @@ func newExecCommand(env *Env, g *globalOptions) *cobra.Command {
 				Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stderr,
 				Log: g.logger(env),
 				// A browser login in another terminal can take minutes.
-				LockWait: cache.Wait{Short: lockTimeout, Long: 5 * time.Minute},
+				LockWait: cache.Wait{Short: lockTimeout, Long: 5 * time.Minute, Waiting: func(what string) {
+					fmt.Fprintf(env.Stderr, "ekstoken: another ekstoken is waiting for %s in another terminal; waiting up to 5m for it\n", what)
+				}},
 			}
 			if env.Environ != nil {
 				xenv.Environ = env.Environ()

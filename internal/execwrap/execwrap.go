@@ -58,6 +58,11 @@ func Run(ctx context.Context, env Env, r execcache.Request) error {
 		}
 		return write(env, info, st)
 	}
+	// The run's own copy of the store, whose Holds let it say in the lock
+	// that an interactive plugin waits for a person.
+	store := *env.Store
+	store.Holds = &cache.Holds{}
+	env.Store = &store
 	var hit execcache.Status
 	look := func() bool {
 		st, why, ok := execcache.Lookup(env.Store, id, env.Now(), r.Margin)
@@ -109,6 +114,13 @@ func runPlugin(ctx context.Context, env Env, id execcache.Identity, info execcre
 	var out bytes.Buffer
 	cmd.Stdout = &limitWriter{w: &out, n: maxOutput}
 	started := env.Now()
+	if info.Interactive && env.Store != nil {
+		// A plugin with the terminal may be waiting for a browser login or
+		// a code: other runs of this identity wait longer for it, rather
+		// than start a second login.
+		done := env.Store.Holds.WaitingForPerson("a login of " + r.Command)
+		defer done()
+	}
 	err := cmd.Run()
 	env.Log.Debug("plugin ran", "command", id.Path, "took", env.Now().Sub(started), "err", err)
 	if err != nil {

@@ -58,6 +58,7 @@ type rig struct {
 	now    time.Time
 	store  *cache.Store
 	runs   string
+	wait   cache.Wait
 	stdout bytes.Buffer
 	stderr bytes.Buffer
 }
@@ -89,7 +90,7 @@ func (r *rig) run(req execcache.Request) error {
 		Now: func() time.Time { return r.now }, Getenv: func(k string) string { return r.vars[k] }, Environ: environ,
 		Stdin: strings.NewReader(""), Stdout: &r.stdout, Stderr: &r.stderr,
 		Log:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Store: r.store,
+		Store: r.store, LockWait: r.wait,
 	}, req)
 }
 
@@ -275,5 +276,44 @@ func TestIdentitiesGetTheirOwnEntries(t *testing.T) {
 	}
 	if r.count() != 2 {
 		t.Errorf("%d plugin runs, want 2 (one per identity)", r.count())
+	}
+}
+
+// While an interactive plugin holds the lock (a browser login), another
+// run of the same identity waits the long wait for it instead of starting
+// a second login; a non-interactive holder gets only the short one.
+func TestInteractivePluginMarksItsLock(t *testing.T) {
+	for _, interactive := range []bool{true, false} {
+		t.Run(strconv.FormatBool(interactive), func(t *testing.T) {
+			holder := newRig(t, execcred.V1)
+			holder.vars[execcred.EnvVar] = `{"apiVersion":"` + execcred.V1 + `","spec":{"interactive":` + strconv.FormatBool(interactive) + `}}`
+			holder.vars["FAKE_SLEEP"] = "1s"
+			waiter := newRig(t, execcred.V1)
+			waiter.store, waiter.runs = holder.store, holder.runs
+			waiter.wait = cache.Wait{Short: 200 * time.Millisecond, Long: 20 * time.Second}
+			for k, v := range holder.vars {
+				waiter.vars[k] = v
+			}
+			done := make(chan error, 1)
+			go func() { done <- holder.run(execcache.Request{}) }()
+			// Let the holder take the lock and start its plugin.
+			deadline := time.Now().Add(10 * time.Second)
+			for holder.count() == 0 && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if err := waiter.run(execcache.Request{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			want := 1
+			if !interactive {
+				want = 2 // the waiter gave up after Short and ran its own
+			}
+			if got := holder.count(); got != want {
+				t.Errorf("%d plugin runs, want %d", got, want)
+			}
+		})
 	}
 }
