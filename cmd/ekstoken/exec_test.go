@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ekstoken/ekstoken/internal/devbin"
 	"github.com/ekstoken/ekstoken/internal/fakeeks"
@@ -224,4 +225,38 @@ func TestExecKubectlThroughWrappedPlugin(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A hit in the last stretch of the served life starts a background
+// refresh (the real binary, detached): the plugin runs once more, without
+// kubectl waiting, and the next hit serves its new credential.
+func TestExecHitRefreshesAhead(t *testing.T) {
+	bin, fake := build(t), fakePlugin(t)
+	// 4 s of life, no margin: the refresh window is its second half.
+	env, runs := execEnv(t, apiV1, "FAKE_EXPIRY=4s")
+	args := []string{"exec", "--refresh-margin", "0s", "--", fake}
+	first := harness.Proc{Env: env}.Run(t, bin, args...)
+	if first.Err != nil || !strings.Contains(first.Stdout, "run1") {
+		t.Fatalf("miss: %v %q %s", first.Err, first.Stdout, first.Stderr)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	hit := harness.Proc{Env: env}.Run(t, bin, args...)
+	if hit.Err != nil || hit.Stdout != first.Stdout {
+		t.Fatalf("the hit in the refresh window answered %q (%v), want the cached %q", hit.Stdout, hit.Err, first.Stdout)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for countRuns(t, runs) < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if c := countRuns(t, runs); c != 2 {
+		t.Fatalf("%d plugin runs, want 2: no background refresh", c)
+	}
+	for time.Now().Before(deadline) {
+		next := harness.Proc{Env: env}.Run(t, bin, args...)
+		if strings.Contains(next.Stdout, "run2") {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Errorf("the refreshed credential was never served")
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ekstoken/ekstoken/internal/background"
 	"github.com/ekstoken/ekstoken/internal/cache"
 	"github.com/ekstoken/ekstoken/internal/execcache"
 	"github.com/ekstoken/ekstoken/internal/execwrap"
@@ -15,8 +16,9 @@ import (
 
 func newExecCommand(env *Env, g *globalOptions) *cobra.Command {
 	var (
-		r       execcache.Request
-		noCache bool
+		r            execcache.Request
+		noCache      bool
+		inBackground bool
 	)
 	c := &cobra.Command{
 		Use:   "exec [flags] -- COMMAND [ARGS...]",
@@ -68,8 +70,13 @@ func newExecCommand(env *Env, g *globalOptions) *cobra.Command {
 					xenv.Store = &cache.Store{Dir: dir}
 				}
 			}
+			xenv.HandedLock = env.HandedLock
 			run := env.Exec
-			if run == nil {
+			switch {
+			case run != nil:
+			case inBackground:
+				run = execwrap.Background
+			default:
 				run = execwrap.Run
 			}
 			return run(c.Context(), xenv, r)
@@ -82,6 +89,9 @@ func newExecCommand(env *Env, g *globalOptions) *cobra.Command {
 	f.DurationVar(&r.TTL, "ttl", 0, "keep a credential without expirationTimestamp this long (default: not cached)")
 	f.DurationVar(&r.Margin, "refresh-margin", execcache.DefaultMargin, "stop serving a credential this long before it expires")
 	f.BoolVar(&noCache, "no-cache", false, "run the plugin every time, neither reading nor writing the cache")
+	// The background refresh a hit starts is this command with this flag.
+	f.BoolVar(&inBackground, strings.TrimPrefix(background.Flag, "--"), false, "run as the background refresh a cache hit starts")
+	_ = f.MarkHidden(strings.TrimPrefix(background.Flag, "--"))
 	return c
 }
 

@@ -127,7 +127,7 @@ func TestFastPathKnowsEveryExecFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Declined on purpose: they need the full program.
-	declined := []string{"no-cache"}
+	declined := []string{"no-cache", "background"}
 	var cobraFlags []string
 	c.Flags().VisitAll(func(f *pflag.Flag) {
 		if f.Name != "help" && !slices.Contains(declined, f.Name) {

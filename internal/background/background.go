@@ -27,6 +27,10 @@ type Request struct {
 	// one that gets the lock starts a refresh, and the refresh runs under
 	// it. Elsewhere the child takes the lock itself.
 	LockPath string
+	// FlagAt, when above 0, is where Flag goes in Args: `exec` puts it
+	// right after its command word, before the wrapped plugin's own
+	// arguments, where it would be the plugin's. 0 adds it at the end.
+	FlagAt int
 	// LogPath, when set, receives the child's stderr (its debug log);
 	// otherwise stderr is the null device.
 	LogPath string
@@ -51,6 +55,16 @@ func Start(r Request) (bool, error) {
 			stderr = f
 		}
 	}
-	argv := append(append([]string{r.Executable}, r.Args...), Flag)
-	return start(r, argv, null, stderr)
+	return start(r, r.argv(), null, stderr)
+}
+
+// argv is the child's command line: Executable, Args, and Flag at FlagAt.
+func (r Request) argv() []string {
+	at := len(r.Args)
+	if r.FlagAt > 0 && r.FlagAt <= len(r.Args) {
+		at = r.FlagAt
+	}
+	argv := append([]string{r.Executable}, r.Args[:at]...)
+	argv = append(argv, Flag)
+	return append(argv, r.Args[at:]...)
 }

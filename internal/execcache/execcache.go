@@ -345,6 +345,8 @@ type Status struct {
 	// Expiration is when the plugin said the credential ends, or the end
 	// --ttl gave it; zero never caches.
 	Expiration time.Time
+	// Stored is when a cached status was stored; zero for a fresh one.
+	Stored time.Time
 }
 
 // Entry is one cached credential of a wrapped plugin.
@@ -446,7 +448,19 @@ func Lookup(r interface{ ReadBytes(string) ([]byte, error) }, id Identity, now t
 	case !now.Before(e.Expires.Add(-margin)):
 		return Status{}, "expired", false
 	}
-	return Status{Token: e.Token, ClientCertificateData: e.ClientCertificateData, ClientKeyData: e.ClientKeyData, Expiration: e.Expires}, "", true
+	return Status{Token: e.Token, ClientCertificateData: e.ClientCertificateData, ClientKeyData: e.ClientKeyData, Expiration: e.Expires, Stored: e.Stored}, "", true
+}
+
+// RefreshAhead is how long before the end of its served life (expiry less
+// margin) a hit starts the background refresh of an entry stored at
+// stored: ahead, but never more than half the life the entry was stored
+// with, so that a short-lived credential is not refreshed on every hit.
+func RefreshAhead(stored, expires time.Time, margin, ahead time.Duration) time.Duration {
+	served := expires.Add(-margin)
+	if half := served.Sub(stored) / 2; half < ahead {
+		return max(half, 0)
+	}
+	return ahead
 }
 
 // Marshal is the ExecCredential that answers kubectl for apiVersion,

@@ -178,11 +178,28 @@ func TestLookup(t *testing.T) {
 				t.Fatalf("Lookup = %v (%s), want %v", ok, why, tc.want)
 			}
 			if ok {
-				want := Status{Token: tc.entry.Token, ClientCertificateData: tc.entry.ClientCertificateData, ClientKeyData: tc.entry.ClientKeyData, Expiration: tc.entry.Expires}
+				want := Status{Token: tc.entry.Token, ClientCertificateData: tc.entry.ClientCertificateData, ClientKeyData: tc.entry.ClientKeyData, Expiration: tc.entry.Expires, Stored: tc.entry.Stored}
 				if d := cmp.Diff(want, got); d != "" {
 					t.Error(d)
 				}
 			}
 		})
+	}
+}
+
+func TestRefreshAhead(t *testing.T) {
+	stored := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		life, margin, ahead, want time.Duration
+	}{
+		{time.Hour, time.Minute, 5 * time.Minute, 5 * time.Minute},       // long life: the full ahead
+		{5 * time.Minute, time.Minute, 5 * time.Minute, 2 * time.Minute}, // short: half the served life
+		{2 * time.Minute, 0, 5 * time.Minute, time.Minute},               // no margin
+		{30 * time.Second, time.Minute, 5 * time.Minute, 0},              // served life already over
+		{time.Hour, time.Minute, 0, 0},                                   // refreshing ahead off
+	} {
+		if got := RefreshAhead(stored, stored.Add(tc.life), tc.margin, tc.ahead); got != tc.want {
+			t.Errorf("life %v margin %v ahead %v: RefreshAhead = %v, want %v", tc.life, tc.margin, tc.ahead, got, tc.want)
+		}
 	}
 }

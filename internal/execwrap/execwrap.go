@@ -12,12 +12,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/exec"
 	"time"
 
 	"github.com/ekstoken/ekstoken/internal/cache"
 	"github.com/ekstoken/ekstoken/internal/execcache"
 	"github.com/ekstoken/ekstoken/internal/execcred"
+	"github.com/ekstoken/ekstoken/internal/tokencache"
 )
 
 // Env is what a run takes from the machine.
@@ -31,6 +33,9 @@ type Env struct {
 	Log     *slog.Logger
 	// Store is nil when the cache is off: the plugin runs every time.
 	Store *cache.Store
+	// HandedLock returns the lock a starting hit handed down to a
+	// background refresh (internal/background), or nil.
+	HandedLock func() *os.File
 	// LockWait bounds the wait for another run of the same identity, which
 	// may be waiting on a browser login.
 	LockWait cache.Wait
@@ -203,4 +208,127 @@ func Parse(out []byte, info execcred.Info) (execcache.Status, error) {
 		st.Expiration = *c.Status.ExpirationTimestamp
 	}
 	return st, nil
+}
+
+// backgroundLimit bounds a background refresh, which holds the entry's
+// lock: a plugin that waits for a login nobody can see would otherwise
+// keep every later miss waiting on it.
+const backgroundLimit = 2 * time.Minute
+
+// Background is the refresh a hit near the end of an entry's served life
+// starts (internal/background): it runs the plugin without a terminal,
+// under the entry's lock, and caches what it answers. It prints nothing;
+// a failure is written as a backoff record, which keeps further hits
+// from starting refreshes for a while (tokencache.BackoffWait), and the
+// next miss runs the plugin in the foreground, where it can speak.
+func Background(ctx context.Context, env Env, r execcache.Request) error {
+	if env.Store == nil {
+		return errors.New("--background needs the cache")
+	}
+	id := execcache.NewIdentity(r, env.Getenv, env.Environ)
+	name := id.Name()
+	var lock *cache.Lock
+	if env.HandedLock != nil {
+		if f := env.HandedLock(); f != nil {
+			l, err := env.Store.Adopt(name, f)
+			if err != nil {
+				env.Log.Debug("background refresh: lock not adopted", "err", err)
+			}
+			lock = l
+		}
+	}
+	if lock == nil {
+		l, err := env.Store.Lock(ctx, name, cache.Wait{})
+		if err != nil {
+			env.Log.Debug("background refresh: not started", "err", err)
+			return nil
+		}
+		lock = l
+	}
+	defer lock.Unlock()
+	now := env.Now()
+	if st, _, ok := execcache.Lookup(env.Store, id, now, r.Margin); ok {
+		ahead := execcache.RefreshAhead(st.Stored, st.Expiration, r.Margin, tokencache.DefaultRefreshAhead)
+		if !tokencache.RefreshDue(st.Expiration.Add(-r.Margin), now, ahead) {
+			env.Log.Debug("background refresh: another process refreshed already")
+			return nil
+		}
+	}
+	key := id.Key()
+	prev, hadBackoff := tokencache.ReadBackoff(env.Store, key)
+	if hadBackoff && prev.InForce(key, now) {
+		env.Log.Debug("background refresh: backing off", "until", prev.Until)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, backgroundLimit)
+	defer cancel()
+	env.Getenv, env.Environ = nonInteractive(env.Getenv, env.Environ)
+	env.Stdin, env.Stdout = nil, io.Discard
+	info := execcred.ReadInfo(env.Getenv)
+	st, cacheable, err := runPlugin(ctx, env, id, info, r)
+	if err == nil && !cacheable {
+		err = errors.New("the plugin's new credential cannot be cached (no expirationTimestamp, or one within the refresh margin)")
+	}
+	if err != nil {
+		failures := 1
+		if hadBackoff && prev.Key == key {
+			failures = prev.Failures + 1
+		}
+		wait := tokencache.BackoffWait(failures)
+		bo := tokencache.Backoff{Format: tokencache.BackoffFormat, Key: key, Failures: failures, Since: now, Until: now.Add(wait),
+			Message: "the background refresh of " + r.Command + " failed: " + tokencache.Inert(err.Error())}
+		if werr := env.Store.WriteUnsynced(tokencache.BackoffName(key), bo); werr != nil {
+			env.Log.Debug("background refresh: backoff not recorded", "err", werr)
+		}
+		env.Log.Debug("background refresh failed", "err", err, "backoff", wait)
+		return nil
+	}
+	if err := env.Store.Write(name, execcache.NewEntry(id, st, env.Now())); err != nil {
+		env.Log.Debug("background refresh: cache write failed", "err", err)
+		return nil
+	}
+	if hadBackoff {
+		_ = env.Store.Remove(tokencache.BackoffName(key))
+	}
+	env.Log.Debug("background refresh done", "took", env.Now().Sub(now))
+	return nil
+}
+
+// nonInteractive is the environment of a refresh nobody watches: kubectl's
+// KUBERNETES_EXEC_INFO with spec.interactive false, so that a plugin that
+// reads it does not start a prompt that no one can answer.
+func nonInteractive(getenv func(string) string, environ []string) (func(string) string, []string) {
+	raw := getenv(execcred.EnvVar)
+	if raw == "" {
+		return getenv, environ
+	}
+	var info map[string]any
+	if err := json.Unmarshal([]byte(raw), &info); err != nil {
+		return getenv, environ
+	}
+	spec, _ := info["spec"].(map[string]any)
+	if spec == nil {
+		spec = map[string]any{}
+	}
+	spec["interactive"] = false
+	info["spec"] = spec
+	b, err := json.Marshal(info)
+	if err != nil {
+		return getenv, environ
+	}
+	value := string(b)
+	out := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		if len(kv) > len(execcred.EnvVar) && kv[:len(execcred.EnvVar)+1] == execcred.EnvVar+"=" {
+			continue
+		}
+		out = append(out, kv)
+	}
+	out = append(out, execcred.EnvVar+"="+value)
+	return func(k string) string {
+		if k == execcred.EnvVar {
+			return value
+		}
+		return getenv(k)
+	}, out
 }

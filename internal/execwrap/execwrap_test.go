@@ -19,6 +19,7 @@ import (
 	"github.com/ekstoken/ekstoken/internal/devbin"
 	"github.com/ekstoken/ekstoken/internal/execcache"
 	"github.com/ekstoken/ekstoken/internal/execcred"
+	"github.com/ekstoken/ekstoken/internal/tokencache"
 )
 
 var (
@@ -315,5 +316,100 @@ func TestInteractivePluginMarksItsLock(t *testing.T) {
 				t.Errorf("%d plugin runs, want %d", got, want)
 			}
 		})
+	}
+}
+
+func (r *rig) background(req execcache.Request) error {
+	r.stdout.Reset()
+	r.stderr.Reset()
+	var environ []string
+	for k, v := range r.vars {
+		environ = append(environ, k+"="+v)
+	}
+	req.Command = fakePlugin(r.t)
+	if req.Margin == 0 {
+		req.Margin = execcache.DefaultMargin
+	}
+	return Background(context.Background(), Env{
+		Now: func() time.Time { return r.now }, Getenv: func(k string) string { return r.vars[k] }, Environ: environ,
+		Stdout: &r.stdout, Stderr: &r.stderr,
+		Log:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Store: r.store,
+	}, req)
+}
+
+// The background refresh runs the plugin only when the entry is due,
+// without a terminal and non-interactive, replaces the entry, and backs
+// off after a failure.
+func TestBackgroundRefresh(t *testing.T) {
+	r := newRig(t, execcred.V1)
+	r.vars[execcred.EnvVar] = `{"apiVersion":"` + execcred.V1 + `","spec":{"interactive":true}}`
+	r.vars["FAKE_EXPIRY"] = "1h"
+	if err := r.run(execcache.Request{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.background(execcache.Request{}); err != nil || r.count() != 1 {
+		t.Fatalf("not due: %d runs (%v), want 1", r.count(), err)
+	}
+	// The plugin's expiry is on the real clock: an hour ahead of r.now.
+	r.now = r.now.Add(56 * time.Minute) // within the 5 min before served-until (1h - 1m)
+	if err := r.background(execcache.Request{}); err != nil || r.count() != 2 {
+		t.Fatalf("due: %d runs (%v), want 2", r.count(), err)
+	}
+	if r.stdout.Len() != 0 {
+		t.Errorf("the background refresh printed %q", r.stdout.String())
+	}
+	// The new entry is served by the next run, not the plugin.
+	if err := r.run(execcache.Request{}); err != nil || r.count() != 2 || !strings.Contains(r.stdout.String(), "run2") {
+		t.Fatalf("after the refresh: %d runs, answer %q (%v)", r.count(), r.stdout.String(), err)
+	}
+
+	// A failing refresh writes a backoff record; the next one, in force,
+	// does not run the plugin; once over, it does, and success clears it.
+	r.now = r.now.Add(56 * time.Minute)
+	r.vars["FAKE_FAIL"] = "5"
+	if err := r.background(execcache.Request{}); err != nil || r.count() != 3 {
+		t.Fatalf("failing: %d runs (%v), want 3", r.count(), err)
+	}
+	backoffs := func() int {
+		n := 0
+		for _, name := range r.entries() {
+			if strings.HasPrefix(name, "backoff-") {
+				n++
+			}
+		}
+		return n
+	}
+	if backoffs() != 1 {
+		t.Fatalf("no backoff record after a failure: %v", r.entries())
+	}
+	if err := r.background(execcache.Request{}); err != nil || r.count() != 3 {
+		t.Fatalf("backing off: %d runs (%v), want 3", r.count(), err)
+	}
+	delete(r.vars, "FAKE_FAIL")
+	r.now = r.now.Add(tokencache.BackoffWait(1))
+	// The plugin's clock is the real one: an hour past the test's now.
+	r.vars["FAKE_EXPIRY"] = (time.Until(r.now) + time.Hour).String()
+	if err := r.background(execcache.Request{}); err != nil || r.count() != 4 {
+		t.Fatalf("after the backoff: %d runs (%v), want 4", r.count(), err)
+	}
+	if backoffs() != 0 {
+		t.Errorf("backoff record kept after a success: %v", r.entries())
+	}
+}
+
+func TestNonInteractive(t *testing.T) {
+	vars := map[string]string{execcred.EnvVar: `{"apiVersion":"` + execcred.V1 + `","spec":{"interactive":true,"cluster":{"server":"https://x"}}}`, "A": "b"}
+	environ := []string{"A=b", execcred.EnvVar + "=" + vars[execcred.EnvVar]}
+	getenv, out := nonInteractive(func(k string) string { return vars[k] }, environ)
+	info := execcred.ReadInfo(getenv)
+	if info.Interactive || info.APIVersion != execcred.V1 {
+		t.Errorf("info %+v", info)
+	}
+	if len(out) != 2 || out[0] != "A=b" || out[1] != execcred.EnvVar+"="+getenv(execcred.EnvVar) {
+		t.Errorf("environ %q", out)
+	}
+	if !strings.Contains(getenv(execcred.EnvVar), `"server":"https://x"`) {
+		t.Errorf("cluster info lost: %s", getenv(execcred.EnvVar))
 	}
 }

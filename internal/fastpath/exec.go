@@ -115,5 +115,15 @@ func serveExec(env Env) (bool, error) {
 		_, _ = io.WriteString(env.Stderr, info.Warning+"\n")
 	}
 	_, err := env.Stdout.Write(out)
+	now := env.Now()
+	ahead := execcache.RefreshAhead(st.Stored, st.Expiration, r.Margin, tokencache.DefaultRefreshAhead)
+	if err == nil && env.StartExecRefresh != nil && tokencache.RefreshDue(st.Expiration.Add(-r.Margin), now, ahead) {
+		// Printed first, as for tokens: kubectl has its credential
+		// whatever happens here.
+		key := id.Key()
+		if bo, ok := tokencache.ReadBackoff(entryfile.Dir(r.CacheDir), key); !ok || !bo.InForce(key, now) {
+			_, _ = env.StartExecRefresh(entryfile.Dir(r.CacheDir).LockPath(id.Name()))
+		}
+	}
 	return true, err
 }

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/ekstoken/ekstoken/internal/cache"
+	"github.com/ekstoken/ekstoken/internal/entryfile"
 	"github.com/ekstoken/ekstoken/internal/execcache"
 	"github.com/ekstoken/ekstoken/internal/execcred"
+	"github.com/ekstoken/ekstoken/internal/tokencache"
 )
 
 // An exec hit prints the cached credential rebuilt for the apiVersion
@@ -87,5 +89,50 @@ func TestServeExec(t *testing.T) {
 				vars[k] = v
 			}
 		}
+	}
+}
+
+// A hit in the last stretch of an entry's served life starts its
+// background refresh, after printing; earlier, or with a backoff in
+// force, it does not.
+func TestServeExecStartsRefresh(t *testing.T) {
+	home := t.TempDir()
+	stored := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	getenv := func(k string) string { return map[string]string{"PATH": "/nonexistent"}[k] }
+	req := execcache.Request{Command: "kubelogin", Args: []string{"get-token"}, Margin: execcache.DefaultMargin}
+	id := execcache.NewIdentity(req, getenv, nil)
+	store := cache.Store{Dir: filepath.Join(home, ".kube", "cache", "ekstoken")}
+	if err := store.Write(id.Name(), execcache.NewEntry(id, execcache.Status{Token: "t", Expiration: stored.Add(time.Hour)}, stored)); err != nil {
+		t.Fatal(err)
+	}
+	serve := func(at time.Time) (printed bool, lock string) {
+		var out bytes.Buffer
+		served, err := Serve(Env{Args: []string{"exec", "--", "kubelogin", "get-token"}, Getenv: getenv, Stdout: &out, Stderr: &out,
+			Now: func() time.Time { return at }, Home: home,
+			StartExecRefresh: func(lockPath string) (bool, error) {
+				if out.Len() == 0 {
+					t.Error("refresh started before the credential was printed")
+				}
+				lock = lockPath
+				return true, nil
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return served, lock
+	}
+	if served, lock := serve(stored.Add(50 * time.Minute)); !served || lock != "" {
+		t.Errorf("10 min before served-until: served %v, refresh %q", served, lock)
+	}
+	if served, lock := serve(stored.Add(56 * time.Minute)); !served || lock != entryfile.Dir(store.Dir).LockPath(id.Name()) {
+		t.Errorf("4 min before served-until: served %v, refresh %q", served, lock)
+	}
+	key := id.Key()
+	bo := tokencache.Backoff{Format: tokencache.BackoffFormat, Key: key, Failures: 1, Since: stored.Add(55 * time.Minute), Until: stored.Add(58 * time.Minute)}
+	if err := store.Write(tokencache.BackoffName(key), bo); err != nil {
+		t.Fatal(err)
+	}
+	if served, lock := serve(stored.Add(56 * time.Minute)); !served || lock != "" {
+		t.Errorf("backing off: served %v, refresh %q", served, lock)
 	}
 }

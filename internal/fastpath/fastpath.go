@@ -47,6 +47,9 @@ type Env struct {
 	// StartRefresh starts the background refresh of the identity whose
 	// lock file is lockPath (see internal/background); nil never starts one.
 	StartRefresh func(lockPath string) (bool, error)
+	// StartExecRefresh is StartRefresh for `exec`, whose flag goes before
+	// the wrapped plugin's arguments.
+	StartExecRefresh func(lockPath string) (bool, error)
 }
 
 // Request is a token request as the command line gives it.

@@ -36,6 +36,13 @@ func init() {
 			}
 			return background.Start(background.Request{Executable: exe, Args: os.Args[1:], Env: os.Environ(), LockPath: lockPath})
 		},
+		StartExecRefresh: func(lockPath string) (bool, error) {
+			exe, err := os.Executable()
+			if err != nil {
+				return false, err
+			}
+			return background.Start(background.Request{Executable: exe, Args: os.Args[1:], FlagAt: 1, Env: os.Environ(), LockPath: lockPath})
+		},
 	})
 	if !served {
 		return
