@@ -259,7 +259,7 @@ func LookPath(command string, getenv func(string) string) string {
 		return ""
 	}
 	if hasSeparator(command) {
-		if command[0] == '/' || (runtime.GOOS == "windows" && len(command) > 2 && command[1] == ':') {
+		if absolute(command) {
 			return command
 		}
 		if wd, err := os.Getwd(); err == nil {
@@ -279,22 +279,27 @@ func LookPath(command string, getenv func(string) string) string {
 		sep = ';'
 	}
 	for _, dir := range split(getenv("PATH"), sep) {
-		if dir == "" {
-			dir = "."
+		if !absolute(dir) {
+			// A relative PATH entry ("", ".") finds a program in whatever
+			// directory kubectl runs in; os/exec refuses to run those
+			// (exec.ErrDot), and so must the key not resolve them.
+			continue
 		}
 		for _, ext := range exts {
 			p := entryfile.Join(dir, command+ext)
 			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && (runtime.GOOS == "windows" || st.Mode().Perm()&0o111 != 0) {
-				if p[0] != '/' && runtime.GOOS != "windows" {
-					if wd, err := os.Getwd(); err == nil {
-						p = entryfile.Join(wd, p)
-					}
-				}
 				return p
 			}
 		}
 	}
 	return command
+}
+
+func absolute(p string) bool {
+	if runtime.GOOS == "windows" {
+		return len(p) > 2 && p[1] == ':' && (p[2] == '\\' || p[2] == '/') || len(p) > 1 && p[0] == '\\' && p[1] == '\\'
+	}
+	return len(p) > 0 && p[0] == '/'
 }
 
 func hasSeparator(s string) bool {
@@ -362,6 +367,16 @@ type Entry struct {
 	// Stored is when the credential was cached: a credential stored in
 	// the future means the clock moved back, and is not trusted.
 	Stored time.Time `json:"stored"`
+}
+
+// Fits says whether the entry of st for id stays within what a cache read
+// takes in (entryfile.MaxSize), with room for JSON's escapes: a few KiB of
+// client certificate chain fit many times over.
+func Fits(id Identity, st Status) bool {
+	n := len(id.Key()) + len(id.Path) + len(st.Token) + len(st.ClientCertificateData) + len(st.ClientKeyData)
+	// Every byte can take up to six when escaped (\u00XX); a credential is
+	// base64 or PEM, which take one.
+	return n*2+1024 < entryfile.MaxSize
 }
 
 // NewEntry makes the entry of st for id, stored at now.

@@ -121,6 +121,23 @@ func TestLookPath(t *testing.T) {
 	if got := LookPath("my-plugin", getenv); got != bin {
 		t.Errorf("LookPath = %q, want %q", got, bin)
 	}
+	// A relative PATH entry resolves nothing, as os/exec refuses it.
+	t.Chdir(dir)
+	dotPath := func(k string) string {
+		if k == "PATH" {
+			return "." + string(os.PathListSeparator) + "" + string(os.PathListSeparator) + "bin"
+		}
+		return ""
+	}
+	if got := LookPath("my-plugin", dotPath); got != "my-plugin" {
+		t.Errorf("LookPath through a relative PATH entry = %q", got)
+	}
+	got := LookPath("./my-plugin", dotPath)
+	st1, err1 := os.Stat(got)
+	st2, _ := os.Stat(bin)
+	if !filepath.IsAbs(got) || err1 != nil || !os.SameFile(st1, st2) {
+		t.Errorf("LookPath(./my-plugin) = %q, want %q made absolute", got, bin)
+	}
 	if got := LookPath("missing", getenv); got != "missing" {
 		t.Errorf("LookPath(missing) = %q", got)
 	}

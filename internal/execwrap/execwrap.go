@@ -87,6 +87,12 @@ func Run(ctx context.Context, env Env, r execcache.Request) error {
 	if err != nil {
 		return err
 	}
+	if cacheable && !execcache.Fits(id, st) {
+		// An entry the hit path could not read back would be a miss, and
+		// a rewrite, on every call.
+		env.Log.Debug("not cached: the credential is too large for a cache entry")
+		cacheable = false
+	}
 	if cacheable {
 		if err := env.Store.Write(id.Name(), execcache.NewEntry(id, st, env.Now())); err != nil {
 			// Caching is an optimization: the credential is still good.
@@ -266,8 +272,8 @@ func Background(ctx context.Context, env Env, r execcache.Request) error {
 	env.Stdin, env.Stdout = nil, io.Discard
 	info := execcred.ReadInfo(env.Getenv)
 	st, cacheable, err := runPlugin(ctx, env, id, info, r)
-	if err == nil && !cacheable {
-		err = errors.New("the plugin's new credential cannot be cached (no expirationTimestamp, or one within the refresh margin)")
+	if err == nil && (!cacheable || !execcache.Fits(id, st)) {
+		err = errors.New("the plugin's new credential cannot be cached (no expirationTimestamp, one within the refresh margin, or too large)")
 	}
 	if err != nil {
 		failures := 1

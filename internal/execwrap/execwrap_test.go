@@ -413,3 +413,25 @@ func TestNonInteractive(t *testing.T) {
 		t.Errorf("cluster info lost: %s", getenv(execcred.EnvVar))
 	}
 }
+
+// A credential too large for an entry the hit could read back is served,
+// not cached (it would be rewritten by every call).
+func TestOversizedCredentialNotCached(t *testing.T) {
+	for _, size := range []int{40 << 10, 1 << 19} {
+		r := newRig(t, execcred.V1)
+		r.vars["FAKE_TOKEN_SIZE"] = strconv.Itoa(size)
+		for i := 1; i <= 2; i++ {
+			if err := r.run(execcache.Request{}); err != nil {
+				t.Fatal(err)
+			}
+			if r.stdout.Len() < size || r.count() != i {
+				t.Fatalf("%d bytes: call %d: %d runs, answer of %d bytes", size, i, r.count(), r.stdout.Len())
+			}
+		}
+		for _, n := range r.entries() {
+			if strings.HasPrefix(n, "exec-") {
+				t.Errorf("%d bytes: entry %s written", size, n)
+			}
+		}
+	}
+}

@@ -8,6 +8,7 @@
 //	FAKE_EXPIRY   how long the credential lives ("none": no expirationTimestamp)
 //	FAKE_CERT     answer a client certificate and key instead of a token
 //	FAKE_OUTPUT   print this instead of an ExecCredential
+//	FAKE_TOKEN_SIZE  pad the token to this many bytes
 //	FAKE_DELEGATE run this program with fakeplugin's arguments and pass
 //	              its output and exit code on (a counted real plugin)
 //
@@ -22,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -86,7 +88,11 @@ func main() {
 		status["clientCertificateData"] = "-----BEGIN CERTIFICATE-----\nrun " + strconv.Itoa(run) + "\n-----END CERTIFICATE-----\n"
 		status["clientKeyData"] = "-----BEGIN PRIVATE KEY-----\nsecret\n-----END PRIVATE KEY-----\n"
 	} else {
-		status["token"] = "fake-token-run" + strconv.Itoa(run) + "-" + os.Getenv("FAKE_IDENTITY")
+		tok := "fake-token-run" + strconv.Itoa(run) + "-" + os.Getenv("FAKE_IDENTITY")
+		if n, err := strconv.Atoi(os.Getenv("FAKE_TOKEN_SIZE")); err == nil && n > len(tok) {
+			tok += strings.Repeat("A", n-len(tok))
+		}
+		status["token"] = tok
 	}
 	switch e := os.Getenv("FAKE_EXPIRY"); e {
 	case "none":
