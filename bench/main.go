@@ -46,11 +46,14 @@ func main() {
 	runs := flag.Int("runs", 300, "rounds for the fast commands (kubectl and slow commands use fewer)")
 	simOnly := flag.Bool("simulated-hour", false, "run only the simulated hour of calls with refresh-ahead on and off")
 	discoverOnly := flag.Int("discover", 0, "run only the discovery benchmark, with this many rounds")
+	execOnly := flag.Int("exec", 0, "run only the `ekstoken exec` benchmark, with this many rounds")
 	flag.Parse()
 	do := run
 	switch {
 	case *simOnly:
 		do = func(_ int, out io.Writer) error { return runSimulatedHourOnly(out) }
+	case *execOnly > 0:
+		do = func(_ int, out io.Writer) error { return runExec(*execOnly, out) }
 	case *discoverOnly > 0:
 		do = func(_ int, out io.Writer) error { return runDiscover(*discoverOnly, out) }
 	}
