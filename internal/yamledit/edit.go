@@ -278,6 +278,34 @@ func (d *Doc) ReplaceList(n, k *yaml.Node, items []string) (Edit, error) {
 // keys are sorted (as kubectl and the aws CLI write them), else last. The
 // value is quoted valQ, or double when m's keys are (JSON).
 func (d *Doc) InsertKey(m *yaml.Node, key, val string, valQ Quoting) (Edit, error) {
+	return d.insertPair(m, key, valQ, func(q Quoting, flow bool, _, _ string) (string, bool) {
+		return Scalar(val, q, flow), false
+	})
+}
+
+// InsertListKey adds key with the list items as its value to mapping m,
+// placed as InsertKey places a key. In a block mapping the list is a
+// block list with its dashes at the key's column (as kubectl writes
+// lists); in a flow mapping (JSON) it is a one-line flow list spaced as
+// m's pairs are. Items are quoted valQ, or double when m's keys are.
+func (d *Doc) InsertListKey(m *yaml.Node, key string, items []string, valQ Quoting) (Edit, error) {
+	return d.insertPair(m, key, valQ, func(q Quoting, flow bool, ind, comma string) (string, bool) {
+		rendered := make([]string, len(items))
+		for i, it := range items {
+			rendered[i] = Scalar(it, q, flow)
+		}
+		if flow || len(items) == 0 {
+			return "[" + strings.Join(rendered, comma) + "]", false
+		}
+		return d.NL + ind + "- " + strings.Join(rendered, d.NL+ind+"- "), true
+	})
+}
+
+// insertPair is InsertKey with the value rendered by val, given the
+// quoting, whether m is flow, the keys' indentation and the pair
+// separator. A block value (a block list, starting on the next line) goes
+// right after the colon, with no space before its line break.
+func (d *Doc) insertPair(m *yaml.Node, key string, valQ Quoting, val func(q Quoting, flow bool, ind, comma string) (text string, block bool)) (Edit, error) {
 	flow := m.Style&yaml.FlowStyle != 0
 	var keys []string
 	for i := 0; i < len(m.Content); i += 2 {
@@ -302,8 +330,12 @@ func (d *Doc) InsertKey(m *yaml.Node, key, val string, valQ Quoting) (Edit, erro
 	if flow {
 		colon, comma = d.FlowSpacing(m)
 	}
-	pair := Scalar(key, kq, flow) + colon + Scalar(val, valQ, flow)
 	ind := strings.Repeat(" ", ref.Column-1)
+	v, block := val(valQ, flow, ind, comma)
+	if block {
+		colon = ":"
+	}
+	pair := Scalar(key, kq, flow) + colon + v
 	sep := d.NL + ind
 	if flow && ref.Line == m.Line {
 		sep = strings.TrimPrefix(comma, ",")
