@@ -19,6 +19,7 @@ func (o *setupOptions) addFlags(f *pflag.FlagSet) {
 	f.StringSliceVar(&o.in.Users, "user", nil, "only these users")
 	f.BoolVar(&o.in.DryRun, "dry-run", false, "print the unified diff and change nothing")
 	addCommandFlags(f, &o.in.Absolute, &o.in.Command)
+	f.BoolVar(&o.in.Wrap, "wrap", false, "also cache the users of other exec plugins (gke-gcloud-auth-plugin, kubelogin, ...) by running them through ekstoken exec --")
 	f.BoolVar(&o.in.Undo, "undo", false, "put back the users setup rewrote, keeping every other change made since")
 }
 
@@ -30,10 +31,13 @@ func newSetupCommand(env *Env) *cobra.Command {
 		Long: "setup rewrites the kubeconfig users that run `aws eks get-token`, `aws-iam-authenticator token`\n" +
 			"or the eks-token-cache.sh script into equivalent ekstoken users: same cluster, region, profile,\n" +
 			"role and env. Everything else in the file is kept byte for byte, comments included.\n\n" +
+			"With --wrap, the users of other exec plugins (gke-gcloud-auth-plugin, kubelogin, any other) run\n" +
+			"`ekstoken exec -- PLUGIN ARGS...` instead, which caches what the plugin prints until it expires;\n" +
+			"their env, apiVersion and provideClusterInfo are kept.\n\n" +
 			"It works on --kubeconfig, else every file in KUBECONFIG, else ~/.kube/config. Before writing, it\n" +
 			"records the users it rewrites in ~/.kube/ekstoken/undo; --undo puts them back and keeps every\n" +
 			"other change made since (a context switch, new clusters and users).",
-		Example: "  ekstoken setup --dry-run\n  ekstoken setup\n  ekstoken setup --context prod\n  ekstoken setup --undo",
+		Example: "  ekstoken setup --dry-run\n  ekstoken setup\n  ekstoken setup --wrap --dry-run\n  ekstoken setup --context prod\n  ekstoken setup --undo",
 		Args:    noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := o.validate(c); err != nil {
@@ -48,7 +52,7 @@ func newSetupCommand(env *Env) *cobra.Command {
 
 func (o *setupOptions) validate(c *cobra.Command) error {
 	in := o.in
-	if in.Undo && (in.DryRun || in.Absolute || in.Command != "" || len(in.Contexts) > 0 || len(in.Users) > 0) {
+	if in.Undo && (in.DryRun || in.Wrap || in.Absolute || in.Command != "" || len(in.Contexts) > 0 || len(in.Users) > 0) {
 		return usageError{cmd: c.CommandPath(), err: errors.New("--undo takes no other flag but --kubeconfig")}
 	}
 	if err := kubectllookup.CheckFlags(in.Command, in.Absolute); err != nil {

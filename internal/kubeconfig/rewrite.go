@@ -46,6 +46,12 @@ type RewriteOptions struct {
 	// needed none (aws-iam-authenticator signs with the global STS
 	// endpoint) gets --region aws-global when none will. May be nil.
 	RegionKnown func(profile string) bool
+	// Wrap also rewrites the exec users that run some other credential
+	// plugin (gke-gcloud-auth-plugin, kubelogin, ...) into `Command exec
+	// -- OLD-COMMAND OLD-ARGS...`, so that ekstoken caches what they print.
+	// Their env, apiVersion, interactiveMode and provideClusterInfo stay
+	// as they are: kubectl sets them for ekstoken, which passes them on.
+	Wrap bool
 	// Skipped, if set, is told about every selected user Rewrite leaves
 	// alone and why (not an exec user, already ekstoken, an option ekstoken
 	// has no equivalent for...).
@@ -348,7 +354,10 @@ func (d *doc) planExec(ex *yaml.Node, opts RewriteOptions, endpointRegion string
 	case (base == "bash" || base == "sh") && len(args) > 0 && commandBase(args[0]) == "eks-token-cache.sh":
 		t, reason = parseBlogScript(args[1:])
 	default:
-		return p, fmt.Sprintf("runs %s, not aws eks get-token, aws-iam-authenticator or eks-token-cache.sh", command), nil
+		if opts.Wrap {
+			return d.planWrap(ex, command, args, argsNode, opts)
+		}
+		return p, fmt.Sprintf("runs %s, not aws eks get-token, aws-iam-authenticator or eks-token-cache.sh (--wrap caches it through `ekstoken exec`)", command), nil
 	}
 	if reason != "" {
 		return p, reason, nil
@@ -477,6 +486,66 @@ func (d *doc) planExec(ex *yaml.Node, opts RewriteOptions, endpointRegion string
 		p.notes = append(p.notes, fmt.Sprintf("interactiveMode Never changed to IfAvailable: %s asks for an MFA code, which Never would keep kubectl from passing through", who))
 	}
 	return p, "", nil
+}
+
+// planWrap plans the rewrite of a plugin's exec mapping ex into `ekstoken
+// exec -- command args...`. Only command and args change: args is added
+// when the mapping has none (as gcloud writes them), and the old
+// arguments keep their bytes, quoting and comments.
+func (d *doc) planWrap(ex *yaml.Node, command string, args []string, argsNode *yaml.Node, opts RewriteOptions) (p plannedExec, reason string, err error) {
+	if relativeWithDir(command) {
+		// kubectl reads such a command relative to the kubeconfig's
+		// directory; as an argument of ekstoken exec it would be read
+		// relative to kubectl's working directory instead.
+		return p, fmt.Sprintf("runs %s, a path relative to the kubeconfig's directory: make it absolute, then run setup --wrap again", command), nil
+	}
+	if argsNode != nil && yamledit.IsNull(argsNode) {
+		return p, "args is null: remove it or make it a list, then run setup --wrap again", nil
+	}
+	p.from = strings.Join(append([]string{command}, args...), " ")
+	p.command = opts.Command
+	p.args = append([]string{"exec", "--", command}, args...)
+	p.summary = strings.Join(append([]string{opts.Command}, p.args...), " ")
+	p.set = map[string]string{}
+
+	flow := ex.Style&yaml.FlowStyle != 0
+	ck, cv := yamledit.MapGet(ex, "command")
+	e, err := d.ReplaceScalar(cv, ck, opts.Command, flow)
+	if err != nil {
+		return p, "", err
+	}
+	p.edits = append(p.edits, e)
+	switch {
+	case argsNode == nil:
+		e, err = d.InsertListKey(ex, "args", p.args, yamledit.QuotingOf(cv))
+	case len(argsNode.Content) > 0:
+		e, err = d.PrependList(argsNode, p.args[:3])
+	default:
+		ak, _ := yamledit.MapGet(ex, "args")
+		e, err = d.ReplaceList(argsNode, ak, p.args)
+	}
+	if err != nil {
+		return p, "", err
+	}
+	p.edits = append(p.edits, e)
+	return p, "", nil
+}
+
+// relativeWithDir reports whether cmd names a file through a relative
+// directory ("./plugin", "bin/plugin", `tools\plugin.exe`), which kubectl
+// resolves against the kubeconfig's directory. Bare names are looked up
+// in PATH and absolute paths (/x, C:\x, \\server\x) are kept as they are.
+func relativeWithDir(cmd string) bool {
+	if !strings.ContainsAny(cmd, `/\`) {
+		return false
+	}
+	if strings.HasPrefix(cmd, "/") || strings.HasPrefix(cmd, `\\`) {
+		return false
+	}
+	if len(cmd) >= 3 && cmd[1] == ':' && (cmd[2] == '\\' || cmd[2] == '/') {
+		return false
+	}
+	return true
 }
 
 // value reads the value of flag a (at args[*i]) as "--flag value" or

@@ -276,7 +276,7 @@ func TestRewriteSkipped(t *testing.T) {
 	want := map[string]string{
 		"kind-admin":       "not an exec credential plugin user",
 		"legacy-oidc":      "not an exec credential plugin user",
-		"oidc-user":        "runs kubectl, not aws eks get-token, aws-iam-authenticator or eks-token-cache.sh",
+		"oidc-user":        "runs kubectl, not aws eks get-token, aws-iam-authenticator or eks-token-cache.sh (--wrap caches it through `ekstoken exec`)",
 		"staging-endpoint": "aws option --endpoint-url has no ekstoken equivalent",
 		"already-ekstoken": "already runs ekstoken (/opt/bin/ekstoken)",
 	}

@@ -39,6 +39,9 @@ type Input struct {
 	Command  string
 	// Undo puts back what earlier setups rewrote instead.
 	Undo bool
+	// Wrap also rewrites users of other exec plugins into `ekstoken exec
+	// -- PLUGIN ARGS...` (kubeconfig.RewriteOptions.Wrap).
+	Wrap bool
 }
 
 // Env is the boundary to the operating system, passed in whole.
@@ -114,6 +117,7 @@ func run(ctx context.Context, env Env, o Input, files []string) error {
 		}
 		opts := kubeconfig.RewriteOptions{
 			Command:         command,
+			Wrap:            o.Wrap,
 			ProfileNeedsMFA: func(p string) bool { return profileNeedsMFA(ctx, env, p) },
 			RegionKnown:     func(p string) bool { return regionKnown(ctx, env, p) },
 			Skipped: func(user, reason string) {

@@ -432,3 +432,50 @@ func Replace(start, end int, text string) Edit { return Edit{Start: start, End: 
 // InsertLast is the insertion of text at offset at, after any other
 // insertion there.
 func InsertLast(at int, text string) Edit { return Edit{Start: at, End: at, Text: text, Late: true} }
+
+// PrependList inserts items before the first item of list n, leaving every
+// byte of the items already there (their quoting and comments) as it is.
+// New items are quoted as the first item is (Scalar falls back to double
+// quotes where that one's style cannot hold them). An empty list is
+// refused: ReplaceList writes those.
+func (d *Doc) PrependList(n *yaml.Node, items []string) (Edit, error) {
+	if err := CheckPlain(n); err != nil {
+		return Edit{}, err
+	}
+	if len(n.Content) == 0 {
+		return Edit{}, &SpanError{n.Line, "empty list"}
+	}
+	first := n.Content[0]
+	if err := CheckPlain(first); err != nil {
+		return Edit{}, err
+	}
+	flow := n.Style&yaml.FlowStyle != 0
+	q := QuotingOf(first)
+	at := d.Start(first)
+	rendered := make([]string, len(items))
+	for i, it := range items {
+		rendered[i] = Scalar(it, q, flow)
+	}
+	if flow {
+		sep := ", "
+		if len(n.Content) > 1 {
+			if e, err := d.End(first, n.Column-1); err == nil && e <= d.Start(n.Content[1]) {
+				sep = string(d.Src[e:d.Start(n.Content[1])])
+			}
+		}
+		if strings.Trim(sep, ", \t\r\n") != "" || !strings.Contains(sep, ",") {
+			sep = ", "
+		}
+		if d.LineOf(at) != d.LineOf(d.Start(n)) {
+			sep = "," + d.NL + strings.Repeat(" ", first.Column-1)
+		}
+		return Replace(at, at, strings.Join(rendered, sep)+sep), nil
+	}
+	dash := d.Start(n)
+	prefix := string(d.Src[dash:at])
+	if strings.ContainsAny(prefix, "\r\n") || !strings.HasPrefix(prefix, "-") {
+		return Edit{}, &SpanError{first.Line, "the first item does not follow its dash on the same line"}
+	}
+	next := d.NL + strings.Repeat(" ", n.Column-1) + prefix
+	return Replace(at, at, strings.Join(rendered, next)+next), nil
+}

@@ -78,3 +78,57 @@ func TestInsertListKey(t *testing.T) {
 		}
 	}
 }
+
+// PrependList puts items before a list's first item and keeps every byte
+// that was there, in block, indented block, flow, multi-line flow and
+// JSON lists, LF or CRLF.
+func TestPrependList(t *testing.T) {
+	items := []string{"exec", "--", "a b", "yes"}
+	docs := map[string][]string{
+		"block":           {"args:\n- get-token # sub\n- --login\nz: 1\n", "get-token", "--login"},
+		"block indented":  {"args:\n    # why\n    -   'get-token'\n    - \"x\"\n", "get-token", "x"},
+		"block one":       {"x: 1\nargs:\n- only\n", "only"},
+		"block crlf":      {"args:\r\n- a\r\n- b\r\n", "a", "b"},
+		"flow":            {"args: [a, 'b c']\n", "a", "b c"},
+		"flow compact":    {"args: [a,b]\n", "a", "b"},
+		"flow multi-line": {"args: [\n  a,\n  b\n]\n", "a", "b"},
+		"json":            {`{"args": ["a", "b"], "z": 1}`, "a", "b"},
+	}
+	for name, c := range docs {
+		t.Run(name, func(t *testing.T) {
+			src := c[0]
+			d, err := Parse([]byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, n := MapGet(d.Root, "args")
+			e, err := d.PrependList(n, items)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := Apply([]byte(src), []Edit{e})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Start != e.End || string(out[:e.Start])+string(out[e.Start+len(e.Text):]) != src {
+				t.Fatalf("not a pure insertion:\n%s", out)
+			}
+			var got struct{ Args []string }
+			if err := yaml.Unmarshal(out, &got); err != nil {
+				t.Fatalf("%v:\n%s", err, out)
+			}
+			if diff := cmp.Diff(append(append([]string{}, items...), c[1:]...), got.Args); diff != "" {
+				t.Errorf("args (-want +got):\n%s\n%s", diff, out)
+			}
+			if strings.Contains(src, "\r\n") && strings.Count(string(out), "\n") != strings.Count(string(out), "\r\n") {
+				t.Errorf("mixed line endings: %q", out)
+			}
+		})
+	}
+	d, _ := Parse([]byte("args: []\n"))
+	if _, n := MapGet(d.Root, "args"); n != nil {
+		if _, err := d.PrependList(n, items); err == nil {
+			t.Error("an empty list was not refused")
+		}
+	}
+}
