@@ -1,6 +1,7 @@
 package kubeconfig
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -51,6 +52,28 @@ users:
 		}
 	}
 	for _, keep := range []string{"CERTDATA", "value: dev", "REDACTED"} {
+		if !strings.Contains(d, keep) {
+			t.Errorf("the diff lost %q:\n%s", keep, d)
+		}
+	}
+}
+
+// Wrapping a plugin shows its arguments as context: the values of its
+// secret flags are hidden in block and flow lists, as separate items or
+// after '=', while its other arguments stay readable.
+func TestRedactedDiffHidesPluginSecretArgs(t *testing.T) {
+	old := "users:\n- name: aks\n  user:\n    exec:\n      args:\n      - get-token\n      - --client-secret\n      - SECRET1 # sp\n      - --password=SECRET2\n      - '--Token'\n      - \"SECRET3\"\n      command: kubelogin\n" +
+		"- name: f\n  user:\n    exec: {args: [--client-secret, SECRET4, --server-id, abc, '--password=SECRET5'], command: x}\n"
+	newer := strings.ReplaceAll(old, "command: kubelogin", "command: ekstoken")
+	newer = strings.ReplaceAll(newer, "      args:\n", "      args: \n")
+	newer = strings.ReplaceAll(newer, "command: x}", "command: y}")
+	d := RedactedDiff("config", []byte(old), []byte(newer))
+	for i := 1; i <= 5; i++ {
+		if s := fmt.Sprintf("SECRET%d", i); strings.Contains(d, s) {
+			t.Errorf("the diff shows %q:\n%s", s, d)
+		}
+	}
+	for _, keep := range []string{"- get-token", "--server-id, abc", "# sp", "--client-secret"} {
 		if !strings.Contains(d, keep) {
 			t.Errorf("the diff lost %q:\n%s", keep, d)
 		}
