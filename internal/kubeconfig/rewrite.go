@@ -502,10 +502,17 @@ func (d *doc) planWrap(ex *yaml.Node, command string, args []string, argsNode *y
 	if argsNode != nil && yamledit.IsNull(argsNode) {
 		return p, "args is null: remove it or make it a list, then run setup --wrap again", nil
 	}
-	p.from = strings.Join(append([]string{command}, args...), " ")
+	// The arguments are not repeated on stderr: a plugin's may hold a
+	// secret (kubelogin --client-secret), and they do not change.
+	p.from = command
 	p.command = opts.Command
 	p.args = append([]string{"exec", "--", command}, args...)
-	p.summary = strings.Join(append([]string{opts.Command}, p.args...), " ")
+	p.summary = opts.Command + " exec -- " + command
+	if len(args) > 0 {
+		p.from += " ARGS"
+		p.summary += " ARGS"
+		p.notes = append(p.notes, fmt.Sprintf("its arguments (%d) are kept as they were", len(args)))
+	}
 	p.set = map[string]string{}
 
 	flow := ex.Style&yaml.FlowStyle != 0

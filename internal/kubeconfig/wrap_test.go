@@ -145,6 +145,9 @@ func TestRewriteWrap(t *testing.T) {
 			var users []string
 			for _, ch := range changes {
 				users = append(users, ch.User)
+				if ch.User != "eks" && strings.Contains(ch.String(), "get-token") {
+					t.Errorf("%s: the change prints the plugin's arguments: %s", ch.User, ch)
+				}
 				if strings.HasPrefix(ch.Summary, c.command+" exec -- ") == (ch.User == "eks") {
 					t.Errorf("%s: summary %q", ch.User, ch.Summary)
 				}
