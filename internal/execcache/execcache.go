@@ -17,6 +17,7 @@ import (
 	"github.com/ekstoken/ekstoken/internal/jsonlite"
 	"github.com/ekstoken/ekstoken/internal/sha256lite"
 	"github.com/ekstoken/ekstoken/internal/strlite"
+	"github.com/ekstoken/ekstoken/internal/tokencache"
 )
 
 // EntryFormat marks the entries of wrapped plugins; anything else under an
@@ -185,14 +186,7 @@ func digest(v string) string {
 // that no two identities give the same text.
 func (id Identity) Key() string {
 	var b []byte
-	field := func(name, value string) {
-		b = append(b, name...)
-		b = append(b, '=')
-		b = strconv.AppendInt(b, int64(len(value)), 10)
-		b = append(b, ':')
-		b = append(b, value...)
-		b = append(b, ';')
-	}
+	field := func(name, value string) { b = tokencache.AppendKeyField(b, name, value) }
 	field("v", "1")
 	field("path", id.Path)
 	field("argc", strconv.Itoa(len(id.Args)))

@@ -186,6 +186,18 @@ func TokenName(key string) string { return "token-" + nameHash(key) }
 // CredentialsName: see TokenName.
 func CredentialsName(key string) string { return "credentials-" + nameHash(key) }
 
+// AppendKeyField appends one field of an identity key to b, as
+// name=length:value; so that no two lists of fields give the same text,
+// whatever the values hold. Token, credential and exec keys use it.
+func AppendKeyField(b []byte, name, value string) []byte {
+	b = append(b, name...)
+	b = append(b, '=')
+	b = strconv.AppendInt(b, int64(len(value)), 10)
+	b = append(b, ':')
+	b = append(b, value...)
+	return append(b, ';')
+}
+
 func nameHash(key string) string {
 	sum := sha256lite.Sum256([]byte(key))
 	return sha256lite.Hex(sum[:20])
@@ -193,14 +205,7 @@ func nameHash(key string) string {
 
 func (id Identity) key(withCluster bool) string {
 	var b []byte
-	field := func(name, value string) {
-		b = append(b, name...)
-		b = append(b, '=')
-		b = strconv.AppendInt(b, int64(len(value)), 10)
-		b = append(b, ':')
-		b = append(b, value...)
-		b = append(b, ';')
-	}
+	field := func(name, value string) { b = AppendKeyField(b, name, value) }
 	field("v", "2")
 	if withCluster {
 		field("cluster", id.Cluster)
