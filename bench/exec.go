@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 
@@ -15,17 +14,12 @@ import (
 // wrapped hit against the plugin alone, and against an ekstoken token hit,
 // which takes the same fast path.
 func runExec(rounds int, out io.Writer) error {
-	dir, err := os.MkdirTemp("", "ekstoken-bench-exec-")
+	b, err := newBench("ekstoken-bench-exec-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	defer devnull.Close()
-	b := &bench{dir: dir, samples: map[string][]float64{}, rss: map[string]int64{}, devnull: devnull, rng: rand.New(rand.NewPCG(1, 2))}
+	defer b.close()
+	dir := b.dir
 	ekstoken, err := devbin.Build(dir, "-trimpath", "-ldflags=-s -w")
 	if err != nil {
 		return err

@@ -91,17 +91,12 @@ func run(runs int, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "ekstoken-bench-")
+	b, err := newBench("ekstoken-bench-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	defer devnull.Close()
-	b := &bench{dir: dir, samples: map[string][]float64{}, rss: map[string]int64{}, devnull: devnull, rng: rand.New(rand.NewPCG(1, 2))}
+	defer b.close()
+	dir := b.dir
 
 	// Built as a release is: static, stripped, without local paths.
 	ekstoken, err := devbin.Build(dir, "-trimpath", "-ldflags=-s -w")
@@ -301,6 +296,26 @@ func plainKubectl() (string, error) {
 func minor(path string) int {
 	n, _ := strconv.Atoi(strings.TrimPrefix(filepath.Ext(path), "."))
 	return n
+}
+
+// newBench makes a bench in a new temporary folder named from prefix;
+// close removes it.
+func newBench(prefix string) (*bench, error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, err
+	}
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &bench{dir: dir, samples: map[string][]float64{}, rss: map[string]int64{}, devnull: devnull, rng: rand.New(rand.NewPCG(1, 2))}, nil
+}
+
+func (b *bench) close() {
+	b.devnull.Close()
+	os.RemoveAll(b.dir)
 }
 
 // interleave runs rounds rounds of cmds, each command once per round in a

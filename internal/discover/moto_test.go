@@ -26,24 +26,8 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/ekstoken/ekstoken/internal/moto"
 	"github.com/ekstoken/ekstoken/internal/testenv"
 )
-
-func startMoto(t *testing.T) string {
-	t.Helper()
-	testenv.SkipIfShort(t, "runs moto_server")
-	if err := moto.Supported(); err != nil {
-		t.Skip(err)
-	}
-	testenv.RequireTool(t, "moto_server")
-	srv, err := moto.Start()
-	if err != nil {
-		t.Fatalf("moto_server: %v", err)
-	}
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
 
 // Keys of the base profile (moto's default account 123456789012) and of a
 // principal the EKS proxy denies.
@@ -67,7 +51,7 @@ var credentialRE = regexp.MustCompile(`Credential=([A-Z0-9]+)/\d+/([a-z0-9-]+)/`
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	w := &world{moto: startMoto(t), optIn: "ap-east-1", calls: map[string]int{}}
+	w := &world{moto: testenv.StartMoto(t), optIn: "ap-east-1", calls: map[string]int{}}
 	target, err := url.Parse(w.moto)
 	if err != nil {
 		t.Fatal(err)

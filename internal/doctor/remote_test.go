@@ -19,28 +19,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/ekstoken/ekstoken/internal/eksapi"
 	"github.com/ekstoken/ekstoken/internal/fakeeks"
-	"github.com/ekstoken/ekstoken/internal/moto"
 	"github.com/ekstoken/ekstoken/internal/signer"
 	"github.com/ekstoken/ekstoken/internal/testenv"
 	"github.com/google/go-cmp/cmp"
 )
-
-// startMoto runs a moto_server for the calling test; testenv decides what
-// a missing one does.
-func startMoto(t *testing.T) string {
-	t.Helper()
-	testenv.SkipIfShort(t, "runs moto_server")
-	if err := moto.Supported(); err != nil {
-		t.Skip(err)
-	}
-	testenv.RequireTool(t, "moto_server")
-	srv, err := moto.Start()
-	if err != nil {
-		t.Fatalf("moto_server: %v", err)
-	}
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
 
 // awsConfig is what awsauth.Resolve would give for static keys against
 // endpoint.
@@ -74,7 +56,7 @@ func assumeRole(t *testing.T, motoURL, role, session string) (akid, secret, toke
 }
 
 func TestIdentityAndClockAgainstMoto(t *testing.T) {
-	motoURL := startMoto(t)
+	motoURL := testenv.StartMoto(t)
 	ctx := context.Background()
 	const role = "arn:aws:iam::123456789012:role/eks/Admin"
 	akid, secret, session := assumeRole(t, motoURL, role, "alice")

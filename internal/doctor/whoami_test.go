@@ -14,6 +14,7 @@ import (
 
 	"github.com/ekstoken/ekstoken/internal/awsauth"
 	"github.com/ekstoken/ekstoken/internal/fakeeks"
+	"github.com/ekstoken/ekstoken/internal/testenv"
 	"github.com/ekstoken/ekstoken/internal/tokencache"
 	"github.com/google/go-cmp/cmp"
 )
@@ -40,7 +41,7 @@ func whoamiKubeconfig(t *testing.T, server string, ca []byte, clusters ...string
 }
 
 func TestWhoami(t *testing.T) {
-	motoURL := startMoto(t)
+	motoURL := testenv.StartMoto(t)
 	akid, secret, session := assumeRole(t, motoURL, "arn:aws:iam::123456789012:role/Admin", "alice")
 	const arn = "arn:aws:sts::123456789012:assumed-role/Admin/alice"
 	const role = "arn:aws:iam::123456789012:role/Admin"

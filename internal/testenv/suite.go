@@ -67,3 +67,21 @@ func (s *Suite) Main(m *testing.M) int {
 	}
 	return m.Run()
 }
+
+// StartMoto runs a moto_server for the calling test alone, until it ends,
+// and returns its http://127.0.0.1:PORT. It skips under -short and where
+// moto cannot run, and RequireTool decides what a missing one does.
+func StartMoto(t testing.TB) string {
+	t.Helper()
+	SkipIfShort(t, "runs moto_server")
+	if err := moto.Supported(); err != nil {
+		t.Skip(err)
+	}
+	RequireTool(t, "moto_server")
+	srv, err := moto.Start()
+	if err != nil {
+		t.Fatalf("moto_server: %v", err)
+	}
+	t.Cleanup(srv.Close)
+	return srv.URL
+}

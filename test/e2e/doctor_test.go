@@ -7,6 +7,7 @@ import (
 
 	"github.com/ekstoken/ekstoken/internal/doctor"
 	"github.com/ekstoken/ekstoken/internal/fakeeks"
+	"github.com/ekstoken/ekstoken/internal/testenv"
 )
 
 // TestDoctor runs `ekstoken doctor` as a person would, through the whole
@@ -15,7 +16,7 @@ import (
 func TestDoctor(t *testing.T) {
 	// Its own moto_server: the cluster it creates must not show in the
 	// listings of other tests.
-	motoURL := startOwnMoto(t)
+	motoURL := testenv.StartMoto(t)
 	sb := newSandbox(t)
 	env := sb.withKeys("AWS_ENDPOINT_URL=" + motoURL)
 	if r := run(t, sb.withKeys("AWS_PAGER="), awsCLIPath(t), "eks", "create-cluster", "--name", clusterName,

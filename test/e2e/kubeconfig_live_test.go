@@ -11,6 +11,7 @@ import (
 
 	"github.com/ekstoken/ekstoken/internal/devbin"
 	"github.com/ekstoken/ekstoken/internal/kubeconfig"
+	"github.com/ekstoken/ekstoken/internal/testenv"
 	"gopkg.in/yaml.v3"
 )
 
@@ -33,7 +34,7 @@ func TestLiveAWSUpdateKubeconfig(t *testing.T) {
 	t.Parallel()
 	aws := awsCLIPath(t)
 	// Its own moto: TestUpdateKubeconfig's --all must not see this cluster.
-	endpoint := startOwnMoto(t)
+	endpoint := testenv.StartMoto(t)
 	testdata := kubeconfigTestdata(t)
 	sb := newSandbox(t)
 	env := sb.with("AWS_ACCESS_KEY_ID=AKIDEXAMPLEKEY", "AWS_SECRET_ACCESS_KEY=dummy-secret-key", "AWS_PAGER=")

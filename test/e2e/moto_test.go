@@ -38,20 +38,3 @@ func stopMoto() {
 		sharedMoto.srv.Close()
 	}
 }
-
-// startOwnMoto runs a moto_server for one test alone, until it ends: for
-// a test whose resources the others must not see (update-kubeconfig --all
-// lists every cluster of the region).
-func startOwnMoto(t *testing.T) string {
-	t.Helper()
-	if err := moto.Supported(); err != nil {
-		t.Skip(err)
-	}
-	testenv.RequireTool(t, "moto_server")
-	srv, err := moto.Start()
-	if err != nil {
-		t.Fatalf("moto_server: %v", err)
-	}
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
